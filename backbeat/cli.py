@@ -1,0 +1,61 @@
+"""Entry point of the ``backbeat`` console script: parse, dispatch, map errors to exit codes.
+
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or input, 130 interrupted. Errors are one line
+on stderr; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from . import __version__
+from .commands import COMMANDS
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(ValueError):
+    """The command line itself is wrong (raised by handlers for cross-argument checks)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backbeat",
+        description="One sentence in; a song out of a MIDI port and into an MPC Beats session folder.",
+    )
+    parser.add_argument("--version", action="version", version=f"backbeat {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f".commands.{name}", __package__).register(sub)
+    return parser
+
+
+def exit_code_for(error: BaseException) -> int:
+    """2 for bad input (every package's input errors are ValueErrors), 1 for everything else."""
+    return EXIT_USAGE if isinstance(error, ValueError) else EXIT_FAILURE
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or EXIT_OK)
+    except KeyboardInterrupt:
+        print("backbeat: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # the one place a foreign error becomes a user's line
+        if args.debug:
+            traceback.print_exc()
+        print(f"backbeat: error: {one_line(error)}", file=sys.stderr)
+        return exit_code_for(error)
+

@@ -1,0 +1,7 @@
+"""One module per command (or family of commands); each defines ``register(subparsers)``.
+
+A command's handler takes the parsed ``argparse.Namespace`` and returns the process exit code.
+"""
+
+COMMANDS = ("generate",)
+"""Modules of this package registered, in help order."""

@@ -1,0 +1,11 @@
+"""The composer: from one prompt to a validated ``SongState`` and the files of a session folder.
+
+Read in pipeline order: ``intent`` (prompt -> PipelineIntent), ``harmony`` (progression),
+``arrangement`` (sections), ``drums``/``bass``/``chords``/``melody`` (parts), ``sound`` (presets and
+effect chains), ``session`` (the folder), orchestrated by ``pipeline``. ``model`` holds the pydantic
+values every stage exchanges, ``tables`` the validated ``config/`` data, ``theory`` pitch and scale
+arithmetic, ``midi`` Standard MIDI File reading and writing, ``llm/`` the language-model backend.
+
+Generators are pure functions of their inputs and a seed: same seed, same song. They never open a
+MIDI port, never sleep on a clock, and never write a file except through ``session``.
+"""

@@ -1,0 +1,86 @@
+"""Settings: ``config/settings.toml`` defaults, overridden by the user's settings file, ``.env``
+and the environment (highest wins: environment > .env > user file > shipped file)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+"""The tables and defaults shipped with backbeat."""
+USER_CONFIG_DIR = Path(platformdirs.user_config_dir("backbeat"))
+"""Where a user's own settings.toml and replacement tables live."""
+
+
+class PlaybackSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    commit_horizon_ms: Annotated[float, Field(ge=20, le=2000)] = 200.0
+    """How far ahead of the playhead events are handed to the engine; beyond it, all can change."""
+    midi_api: Literal["auto", "alsa", "jack", "coremidi", "winmm", "monitor"] = "auto"
+    client_name: str = "backbeat"
+    """MIDI client name of the virtual output port."""
+    port_name: str = "out"
+    """Name of the virtual output port."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+    llm_api_key: SecretStr | None = None
+    """Key for an OpenAI-compatible server; with neither this nor llm_base_url, generation is algorithmic."""
+    llm_model: str = "gpt-4o-mini"
+    llm_base_url: str = ""
+    """e.g. http://127.0.0.1:11434/v1 for Ollama; empty means the hosted default."""
+    output_dir: Path = Path("output")
+    """Where session folders are written."""
+    max_concurrent_requests: Annotated[int, Field(ge=1, le=64)] = 4
+    requests_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 60
+    llm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+    stage_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    """Attempts per pipeline stage before it fails (or falls back to the algorithmic stage)."""
+    playback: PlaybackSettings = PlaybackSettings()
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.llm_api_key is not None or bool(self.llm_base_url)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Later files override earlier ones: the user's file wins over the shipped defaults.
+        files = [p for p in (CONFIG_DIR / "settings.toml", USER_CONFIG_DIR / "settings.toml") if p.is_file()]
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=files),
+        )
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,409 @@
+"""The data in ``config/``: read once, validated, cross-checked, then shared read-only.
+
+Each TOML file has one schema here. A user may replace any table by putting a file of the same name
+in their config folder (``backbeat`` under platformdirs' user config dir); it must pass the same
+validation. Code never branches on a genre or artist name: it looks the answer up here.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .model import Arc, GenreDNA, GroupRole, Part, Transition
+from .settings import CONFIG_DIR, USER_CONFIG_DIR
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Level = Literal["sparse", "main", "busy"]
+"""Density variants of a pattern, chosen by a section's energy."""
+
+
+class Table(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+# --- artists, genres, moods (intent) --------------------------------------------------------------
+
+
+class ArtistEntry(Table):
+    name: str
+    aliases: list[str] = []
+    """Other spellings a prompt may use ("frank", "tyler"); matched as whole words, case-insensitive."""
+    genre: str
+    """Key of genres.toml."""
+    traits: list[str]
+    tempo: tuple[int, int]
+    """Typical tempo range of the artist's records, in BPM (as felt, not doubled)."""
+
+    @field_validator("tempo")
+    @classmethod
+    def _range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 30 <= v[0] <= v[1] <= 250:
+            raise ValueError(f"tempo range {v} is not an ascending range within 30..250")
+        return v
+
+
+class GenreEntry(Table):
+    name: str
+    aliases: list[str] = []
+    family: str
+    """Broad family used to pick templates and sounds: hiphop, rnb, electronic, ..."""
+    tempo: tuple[int, int]
+    typical_tempo: int
+    half_time_feel: bool = False
+    """The genre is commonly felt at half its clock tempo (trap, dubstep, ...)."""
+    modes: Annotated[list[str], Field(min_length=1)]
+    """Preferred modes, most typical first (keys of scales.toml)."""
+    keys: Annotated[list[str], Field(min_length=1)]
+    """Common tonics for the genre."""
+    dna: GenreDNA
+    arrangement: str
+    """Key of arrangements.toml."""
+    drums: str
+    """Key of the styles in drums.toml."""
+    bass: str
+    comping: str
+    lead: str
+    traits: list[str] = []
+
+    @model_validator(mode="after")
+    def _tempo(self) -> GenreEntry:
+        if not 30 <= self.tempo[0] <= self.typical_tempo <= self.tempo[1] <= 250:
+            raise ValueError(f"{self.name}: typical tempo must lie within the tempo range")
+        return self
+
+
+class MoodEntry(Table):
+    words: Annotated[list[str], Field(min_length=1)]
+    """Words and phrases that signal this mood ("late-night", "late night", "after hours")."""
+    tags: list[str]
+    """Mood tags the intent records."""
+    dna: dict[str, float] = {}
+    """Additive nudges to GenreDNA fields, e.g. {minor_bias = 0.3, brightness = -0.2}."""
+    energy: float = 0.0
+    """Additive nudge to the overall energy."""
+    mode: str | None = None
+    """A mode this mood implies when the prompt names no key."""
+    genre_hint: str | None = None
+    """The genre to assume when this mood is all the prompt says (flagged as an ambiguity)."""
+
+
+class IntentTables(Table):
+    artists: list[ArtistEntry]
+    genres: dict[str, GenreEntry]
+    moods: dict[str, MoodEntry]
+
+
+# --- theory ---------------------------------------------------------------------------------------
+
+
+class ScaleEntry(Table):
+    intervals: list[int]
+    """Semitones above the tonic, ascending, starting at 0."""
+    aliases: list[str] = []
+    mpc: str
+    """The scale's name in MPC Beats' progression files."""
+    minor: bool
+    """Whether the tonic triad is minor (decides key-signature spelling)."""
+
+    @field_validator("intervals")
+    @classmethod
+    def _intervals(cls, v: list[int]) -> list[int]:
+        if not v or v[0] != 0 or v != sorted(set(v)) or v[-1] > 11:
+            raise ValueError(f"intervals {v} must ascend from 0 within an octave")
+        return v
+
+
+class QualityEntry(Table):
+    intervals: list[int]
+    """Semitones above the root, e.g. [0, 3, 7, 10] for a minor seventh."""
+    kind: Literal["major", "minor", "dominant", "diminished", "half-diminished", "augmented", "suspended"]
+    """Decides the roman numeral's case and the chord-tone logic of the bass."""
+
+
+class TheoryTables(Table):
+    scales: dict[str, ScaleEntry]
+    qualities: dict[str, QualityEntry]
+    """Keyed by the symbol suffix: "" is a major triad, "m7" a minor seventh."""
+
+
+# --- harmony, arrangement ---------------------------------------------------------------------------
+
+
+class ProgressionTemplate(Table):
+    name: str
+    style: Literal["functional", "modal", "loop", "blues"]
+    modes: list[str]
+    """Modes (scales.toml keys) the template is written for."""
+    families: list[str]
+    """Genre families (or genre keys) it suits."""
+    degrees: Annotated[list[str], Field(min_length=1, max_length=16)]
+    """Scale degrees 1-7, optionally flattened or sharpened: "1", "4", "b7", "#4"."""
+    beats: list[int] = []
+    """Beats per chord; empty means one bar each."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> ProgressionTemplate:
+        for d in self.degrees:
+            if not re.fullmatch(r"[b#]?[1-7]", d):
+                raise ValueError(f"{self.name}: degree {d!r} is not 1-7 with an optional b/#")
+        if self.beats and len(self.beats) != len(self.degrees):
+            raise ValueError(f"{self.name}: beats must list one value per degree")
+        return self
+
+
+class SectionSpec(Table):
+    kind: str
+    bars: Annotated[int, Field(ge=1, le=256)]
+    energy: Unit
+    transition: Transition
+    tracks: list[Part]
+    harmony: Literal["main", "first-half", "second-half", "tonic", "reverse"] = "main"
+    """Which part of the chord loop the section plays."""
+
+
+class ArrangementTemplate(Table):
+    arc: Arc
+    sections: Annotated[list[SectionSpec], Field(min_length=1)]
+
+
+class ArrangementTables(Table):
+    progressions: list[ProgressionTemplate]
+    templates: dict[str, ArrangementTemplate]
+
+
+# --- parts ------------------------------------------------------------------------------------------
+
+
+class PartSpec(Table):
+    name: str
+    group: GroupRole
+    channel: Annotated[int, Field(ge=1, le=16)]
+    pitch_range: tuple[int, int]
+    """Lowest and highest MIDI note the part should use."""
+
+
+class DrumStyle(Table):
+    steps: Literal[12, 16, 24, 32] = 16
+    """Steps per bar of every pattern string."""
+    swing: Unit = 0.0
+    """The style's own swing; blended with the DNA's."""
+    variants: dict[Level, dict[str, str]]
+    """Per density level, lane (a key of the GM map) -> step string. "X" accent, "x" hit, "o" ghost, "." rest."""
+    fills: list[str] = []
+    """Keys of the fills table this style uses into section changes."""
+    halftime: dict[str, str] = {}
+    """Lane overrides that give the half-time feel (snare on 3)."""
+
+
+class DrumFill(Table):
+    steps: Literal[12, 16, 24, 32] = 16
+    lanes: dict[str, str]
+    """Step strings for the last bar of a section; "." leaves the groove's own hit."""
+    clear: list[str] = []
+    """Groove lanes silenced while the fill plays."""
+
+
+class DrumTables(Table):
+    gm: dict[str, Annotated[int, Field(ge=27, le=87)]]
+    """Lane name -> General MIDI percussion note (channel 10)."""
+    styles: dict[str, DrumStyle]
+    fills: dict[str, DrumFill]
+
+
+class PatternStyle(Table):
+    """A bass or comping style: step strings per density level."""
+
+    steps: Literal[12, 16, 24, 32] = 16
+    variants: dict[Level, str]
+    """Bass: R root, 3/5/7 chord tones, 8 octave, a approach to the next chord, "-" hold, "." rest.
+    Comping: X accent, x hit, "-" hold, "." rest."""
+    gate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
+    """Fraction of a note's written length that sounds (legato 1.0, staccato 0.5)."""
+
+
+class LeadStyle(Table):
+    density: Unit
+    """Probability that a rhythm-cell onset sounds."""
+    cells: Annotated[list[str], Field(min_length=1)]
+    """One-bar 16-step rhythm cells ("x" onset, "-" hold, "." rest) motifs are built from."""
+    motif_bars: Literal[1, 2] = 2
+    leap: Annotated[int, Field(ge=1, le=7)] = 3
+    """Largest melodic step in scale degrees."""
+    sections: list[str]
+    """Section kinds the lead plays in when the arrangement lets it."""
+
+
+class PartTables(Table):
+    parts: dict[Part, PartSpec]
+    drums: DrumTables
+    bass: dict[str, PatternStyle]
+    comping: dict[str, PatternStyle]
+    lead: dict[str, LeadStyle]
+
+
+# --- sound (MPC Beats catalog) ------------------------------------------------------------------------
+
+
+class CatalogPreset(Table):
+    name: str
+    category: str
+    source: str
+
+
+class CatalogInstrument(Table):
+    name: str
+    kind: Literal["plugin", "drum-kit", "expansion"]
+    categories: list[str]
+    """What it is good for: drum-kit, bass, keys, pad, lead, pluck, ..."""
+    description: str
+    source: str
+    """Where it is documented as shipping with MPC Beats."""
+    presets: list[CatalogPreset] = []
+    """Only presets whose names are documented by the source."""
+
+
+class CatalogEffect(Table):
+    name: str
+    category: str
+    """delay, reverb, eq, compressor, saturation, filter, chorus, ..."""
+    description: str
+    source: str
+
+
+class CatalogTables(Table):
+    version: str
+    """MPC Beats version the catalog describes."""
+    instruments: list[CatalogInstrument]
+    effects: list[CatalogEffect]
+
+
+class ParamSpec(Table):
+    name: str
+    value: float | None = None
+    unit: str = ""
+    sync: str | None = None
+    """A note value ("1/8", "1/8 dotted", "1/4 triplet", "1/64") for tempo-derived times in ms."""
+
+    @model_validator(mode="after")
+    def _one_value(self) -> ParamSpec:
+        if (self.value is None) == (self.sync is None):
+            raise ValueError(f"{self.name}: give exactly one of value or sync")
+        return self
+
+
+class SlotSpec(Table):
+    effect: str
+    """An effect category of the catalog; the first catalog effect of that category is used."""
+    purpose: str
+    params: list[ParamSpec] = []
+
+
+class SoundRule(Table):
+    families: list[str]
+    """Genre families (or genre keys) the rule applies to; ["*"] for all."""
+    part: Part
+    categories: list[str]
+    """Catalog categories to look for, best first."""
+    chain: list[SlotSpec]
+
+
+class SoundTables(Table):
+    rules: list[SoundRule]
+
+
+T = TypeVar("T", bound=Table)
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+
+def _read(name: str) -> tuple[Path, dict]:
+    for folder in (USER_CONFIG_DIR, CONFIG_DIR):
+        path = folder / f"{name}.toml"
+        if path.is_file():
+            try:
+                return path, tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                raise ConfigError(f"{path}: {e}") from e
+    raise ConfigError(f"config table {name}.toml not found in {USER_CONFIG_DIR} or {CONFIG_DIR}")
+
+
+def _validate(model: type[T], path: Path, data: dict) -> T:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']} ({e.error_count()} error(s))") from e
+
+
+def load(model: type[T], *names: str) -> T:
+    """Validate the union of the top-level keys of ``names``' TOML files as ``model``."""
+    merged: dict = {}
+    paths = []
+    for name in names:
+        path, data = _read(name)
+        paths.append(path)
+        merged.update(data)
+    return _validate(model, paths[0] if len(paths) == 1 else paths[0].parent, merged)
+
+
+class Tables:
+    """Every table, cross-checked: each genre's templates and styles exist, each artist's genre too."""
+
+    def __init__(self) -> None:
+        self.intent = load(IntentTables, "artists", "genres", "moods")
+        self.theory = load(TheoryTables, "theory")
+        self.arrangement = load(ArrangementTables, "progressions", "arrangements")
+        self.parts = load(PartTables, "parts", "drums", "patterns")
+        self.catalog = load(CatalogTables, "mpc_beats")
+        self.sound = load(SoundTables, "sound")
+        self._check()
+
+    def _check(self) -> None:
+        genres, scales = self.intent.genres, self.theory.scales
+        problems = [f"artist {a.name}: unknown genre {a.genre}" for a in self.intent.artists if a.genre not in genres]
+        for key, g in genres.items():
+            refs = {
+                "arrangement": (g.arrangement, self.arrangement.templates),
+                "drums": (g.drums, self.parts.drums.styles),
+                "bass": (g.bass, self.parts.bass),
+                "comping": (g.comping, self.parts.comping),
+                "lead": (g.lead, self.parts.lead),
+            }
+            problems += [f"genre {key}: unknown {what} {ref}" for what, (ref, table) in refs.items() if ref not in table]
+            problems += [f"genre {key}: unknown mode {m}" for m in g.modes if m not in scales]
+        for m in self.intent.moods.values():
+            if m.mode and m.mode not in scales:
+                problems.append(f"mood {m.tags}: unknown mode {m.mode}")
+            if m.genre_hint and m.genre_hint not in genres:
+                problems.append(f"mood {m.tags}: unknown genre hint {m.genre_hint}")
+            problems += [f"mood {m.tags}: {f} is not a DNA field" for f in m.dna if f not in GenreDNA.model_fields]
+        for t in self.arrangement.progressions:
+            problems += [f"progression {t.name}: unknown mode {m}" for m in t.modes if m not in scales]
+        drums = self.parts.drums
+        for key, style in drums.styles.items():
+            lanes = [lane for v in style.variants.values() for lane in v] + list(style.halftime)
+            problems += [f"drum style {key}: unknown lane {lane}" for lane in lanes if lane not in drums.gm]
+            problems += [f"drum style {key}: unknown fill {f}" for f in style.fills if f not in drums.fills]
+        categories = {c for i in self.catalog.instruments for c in i.categories}
+        effects = {e.category for e in self.catalog.effects}
+        for rule in self.sound.rules:
+            if not set(rule.categories) & categories:
+                problems.append(f"sound rule {rule.part}/{rule.families}: no catalog instrument in {rule.categories}")
+            problems += [f"sound rule {rule.part}: no catalog effect of category {s.effect}" for s in rule.chain if s.effect not in effects]
+        if problems:
+            raise ConfigError(f"{len(problems)} problem(s) in config tables: " + "; ".join(problems[:5]))
+
+
+@cache
+def tables() -> Tables:
+    """The process's tables, read and checked once."""
+    return Tables()
