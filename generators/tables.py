@@ -39,7 +39,8 @@ class ArtistEntry(Table):
     """Key of genres.toml."""
     traits: list[str]
     tempo: tuple[int, int]
-    """Typical tempo range of the artist's records, in BPM (as felt, not doubled)."""
+    """Typical tempo range of the artist's records: the clock tempo as usually cited (a trap
+    artist at 130-160, not the half-time 65-80), never a doubled tap of a slow song."""
 
     @field_validator("tempo")
     @classmethod
@@ -94,10 +95,30 @@ class MoodEntry(Table):
     """The genre to assume when this mood is all the prompt says (flagged as an ambiguity)."""
 
 
+class OutputWords(Table):
+    only: dict[str, list[str]] = {}
+    add: dict[str, list[str]] = {}
+
+
+class CreativityWords(Table):
+    harmonic_up: list[str] = []
+    harmonic_down: list[str] = []
+    rhythmic_up: list[str] = []
+    rhythmic_down: list[str] = []
+
+
+class Lexicon(Table):
+    half_time: list[str]
+    arcs: dict[Arc, list[str]]
+    creativity: CreativityWords
+    outputs: OutputWords
+
+
 class IntentTables(Table):
     artists: list[ArtistEntry]
     genres: dict[str, GenreEntry]
     moods: dict[str, MoodEntry]
+    lexicon: Lexicon
 
 
 # --- theory ---------------------------------------------------------------------------------------
@@ -176,6 +197,8 @@ class ArrangementTemplate(Table):
 class ArrangementTables(Table):
     progressions: list[ProgressionTemplate]
     templates: dict[str, ArrangementTemplate]
+    priority: dict[str, int]
+    """Section kind -> importance (1 = most) when a short song must drop sections."""
 
 
 # --- parts ------------------------------------------------------------------------------------------
@@ -189,6 +212,11 @@ class PartSpec(Table):
     """Lowest and highest MIDI note the part should use."""
 
 
+def _check_steps(where: str, text: str, steps: int, alphabet: str) -> None:
+    if len(text) != steps or set(text) - set(alphabet):
+        raise ValueError(f"{where}: {text!r} must be {steps} characters of {alphabet!r}")
+
+
 class DrumStyle(Table):
     steps: Literal[12, 16, 24, 32] = 16
     """Steps per bar of every pattern string."""
@@ -200,6 +228,19 @@ class DrumStyle(Table):
     """Keys of the fills table this style uses into section changes."""
     halftime: dict[str, str] = {}
     """Lane overrides that give the half-time feel (snare on 3)."""
+    rolls: Unit = 0.0
+    """Chance per bar, scaled by the rhythmic dial, of a hi-hat roll (ratchet) on the last beat."""
+
+    @model_validator(mode="after")
+    def _steps(self) -> DrumStyle:
+        for level, lanes in self.variants.items():
+            for lane, text in lanes.items():
+                _check_steps(f"{level}.{lane}", text, self.steps, "Xxo.")
+        for lane, text in self.halftime.items():
+            _check_steps(f"halftime.{lane}", text, self.steps, "Xxo.")
+        if set(self.variants) != {"sparse", "main", "busy"}:
+            raise ValueError("a drum style needs sparse, main and busy variants")
+        return self
 
 
 class DrumFill(Table):
@@ -208,6 +249,12 @@ class DrumFill(Table):
     """Step strings for the last bar of a section; "." leaves the groove's own hit."""
     clear: list[str] = []
     """Groove lanes silenced while the fill plays."""
+
+    @model_validator(mode="after")
+    def _steps(self) -> DrumFill:
+        for lane, text in self.lanes.items():
+            _check_steps(lane, text, self.steps, "Xxo.")
+        return self
 
 
 class DrumTables(Table):
@@ -226,6 +273,18 @@ class PatternStyle(Table):
     Comping: X accent, x hit, "-" hold, "." rest."""
     gate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
     """Fraction of a note's written length that sounds (legato 1.0, staccato 0.5)."""
+    arp: Literal["none", "up", "updown"] = "none"
+    """Comping only: play one chord tone per onset, cycling, instead of the whole chord."""
+
+    @model_validator(mode="after")
+    def _steps(self) -> PatternStyle:
+        if set(self.variants) != {"sparse", "main", "busy"}:
+            raise ValueError("a pattern style needs sparse, main and busy variants")
+        for level, text in self.variants.items():
+            _check_steps(level, text, self.steps, "R3578aXx-.")
+            if text[0] == "-":
+                raise ValueError(f"{level}: a bar cannot start by holding a note")
+        return self
 
 
 class LeadStyle(Table):
@@ -236,8 +295,14 @@ class LeadStyle(Table):
     motif_bars: Literal[1, 2] = 2
     leap: Annotated[int, Field(ge=1, le=7)] = 3
     """Largest melodic step in scale degrees."""
-    sections: list[str]
-    """Section kinds the lead plays in when the arrangement lets it."""
+
+    @model_validator(mode="after")
+    def _cells(self) -> LeadStyle:
+        for cell in self.cells:
+            _check_steps("cell", cell, 16, "x-.")
+            if cell[0] == "-":
+                raise ValueError(f"cell {cell!r} cannot start by holding a note")
+        return self
 
 
 class PartTables(Table):
@@ -345,13 +410,21 @@ def _validate(model: type[T], path: Path, data: dict) -> T:
 
 
 def load(model: type[T], *names: str) -> T:
-    """Validate the union of the top-level keys of ``names``' TOML files as ``model``."""
+    """Validate the union of ``names``' TOML files as ``model``.
+
+    A file whose name is a field of ``model`` (and which has no top-level key of that name) is that
+    field's value, as ``drums.toml`` is ``PartTables.drums``; any other file contributes its
+    top-level keys.
+    """
     merged: dict = {}
     paths = []
     for name in names:
         path, data = _read(name)
         paths.append(path)
-        merged.update(data)
+        if name in model.model_fields and name not in data:
+            merged[name] = data
+        else:
+            merged.update(data)
     return _validate(model, paths[0] if len(paths) == 1 else paths[0].parent, merged)
 
 
@@ -359,7 +432,7 @@ class Tables:
     """Every table, cross-checked: each genre's templates and styles exist, each artist's genre too."""
 
     def __init__(self) -> None:
-        self.intent = load(IntentTables, "artists", "genres", "moods")
+        self.intent = load(IntentTables, "artists", "genres", "moods", "lexicon")
         self.theory = load(TheoryTables, "theory")
         self.arrangement = load(ArrangementTables, "progressions", "arrangements")
         self.parts = load(PartTables, "parts", "drums", "patterns")
