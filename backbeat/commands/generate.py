@@ -1,0 +1,53 @@
+"""``backbeat generate``: one prompt to a session folder, progress on stderr, the path on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import trio
+
+from generators import pipeline
+from generators.errors import BadRequestError
+from generators.settings import settings
+
+_MARK = {"start": "→", "done": "✓", "retry": "↻", "failed": "✗"}
+
+
+def print_progress(p: pipeline.Progress) -> None:
+    timing = f" ({p.duration_ms:.1f} ms)" if p.status == "done" else ""
+    print(f"{_MARK[p.status]} Stage {p.index}: {p.message}{timing}", file=sys.stderr, flush=True)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("generate", help="compose a song from a prompt into a session folder")
+    parser.add_argument("prompt", nargs="?", help='e.g. "Frank Ocean meets Burial, late-night vibes"')
+    parser.add_argument("--out", type=Path, help="folder for session folders (default: OUTPUT_DIR)")
+    parser.add_argument("--seed", type=int, help="same seed, same song (default: random, recorded in the session)")
+    parser.add_argument("--bars", type=int, help="total length in bars (1-1024)")
+    parser.add_argument("--offline", action="store_true", help="use the algorithmic generators even when an LLM is configured")
+    parser.add_argument("--resume", type=Path, metavar="DIR", help="continue an interrupted run from its .partial folder")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        if args.prompt or args.seed is not None or args.bars is not None:
+            raise BadRequestError("--resume continues a run as it was started: give no prompt, --seed or --bars")
+        draft, folder, out = pipeline.load_draft(args.resume), args.resume, args.resume.parent
+    else:
+        if args.prompt is None:
+            raise BadRequestError("give a prompt, or --resume DIR")
+        draft = pipeline.new_draft(args.prompt, seed=args.seed, bars=args.bars)
+        folder, out = None, args.out or settings().output_dir
+    attempts = settings().stage_attempts
+    try:
+        path = trio.run(lambda: pipeline.run(draft, out, attempts=attempts, on_progress=print_progress, folder=folder))
+    except KeyboardInterrupt:
+        partial = folder or pipeline.session.partial_path(Path(out), draft.session_id)
+        if partial.exists():
+            print(f"backbeat: resume with: backbeat generate --resume {partial}", file=sys.stderr)
+        raise
+    print(path)
+    return 0

@@ -1,0 +1,128 @@
+"""Stage 3: the arrangement (seed task 6.3) — a genre template fitted to the requested length, its
+energy shaped by the intent's arc, each section given its parts and its share of the chord loop.
+
+A requested bar count is met exactly. Sections keep whole 4-bar phrases where the length allows;
+a song too short for every section keeps the most important ones (config/arrangements.toml
+``[priority]``), first occurrences before repeats.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .model import Arrangement, Meter, PipelineIntent, Progression, Section
+from .tables import SectionSpec, tables
+
+PHRASE = 4
+"""Bars per phrase: the unit sections are scaled in when the song is long enough."""
+
+
+def _requested(kinds: list[str], template: list[SectionSpec]) -> list[SectionSpec]:
+    """Sections in the order the prompt named them, each as its template counterpart."""
+    priority = tables().arrangement.priority
+    specs = []
+    for kind in kinds:
+        spec = next((s for s in template if s.kind == kind), None)
+        if spec is None:  # a kind the template lacks: shape it like the template's nearest in importance
+            spec = min(template, key=lambda s: abs(priority.get(s.kind, 3) - priority.get(kind, 3)))
+            spec = spec.model_copy(update={"kind": kind})
+        specs.append(spec)
+    return specs
+
+
+def _keep(specs: list[SectionSpec], count: int) -> list[SectionSpec]:
+    """The ``count`` most important sections, in song order."""
+    priority = tables().arrangement.priority
+    seen: dict[str, int] = {}
+    ranked = []
+    for i, s in enumerate(specs):
+        occurrence = seen.get(s.kind, 0)
+        seen[s.kind] = occurrence + 1
+        ranked.append((occurrence, priority.get(s.kind, 3), i))
+    kept = sorted(sorted(ranked)[:count], key=lambda r: r[2])
+    return [specs[i] for _, _, i in kept]
+
+
+def fit(specs: list[SectionSpec], total: int) -> list[tuple[SectionSpec, int]]:
+    """Section lengths summing to exactly ``total`` bars, proportional to the template's."""
+    if total < PHRASE * len(specs):
+        specs = _keep(specs, max(1, min(len(specs), total // PHRASE)))
+    unit = PHRASE if total >= PHRASE * len(specs) else 1
+    units = total // unit
+    leftover = total - units * unit
+    template_total = sum(s.bars for s in specs)
+    raw = [s.bars * units / template_total for s in specs]
+    counts = [max(1, math.floor(r)) for r in raw]
+    while sum(counts) > units:
+        i = max(range(len(counts)), key=lambda k: (counts[k] - raw[k], counts[k]))
+        counts[i] -= 1
+    while sum(counts) < units:
+        i = max(range(len(counts)), key=lambda k: (raw[k] - counts[k], -k))
+        counts[i] += 1
+    bars = [c * unit for c in counts]
+    bars[max(range(len(bars)), key=lambda k: bars[k])] += leftover
+    return list(zip(specs, bars))
+
+
+def shape_energy(energies: list[float], template_arc: str, intent: PipelineIntent) -> list[float]:
+    """Energies following the intent's arc and centred on its overall energy."""
+    n = len(energies)
+    arc = intent.energy.arc
+    ramp = [i / (n - 1) if n > 1 else 1.0 for i in range(n)]
+    if arc != template_arc:
+        if arc == "building":
+            energies = [0.4 * e + 0.6 * (0.3 + 0.7 * r) for e, r in zip(energies, ramp)]
+        elif arc == "declining":
+            energies = [0.4 * e + 0.6 * (1.0 - 0.7 * r) for e, r in zip(energies, ramp)]
+        elif arc == "steady":
+            energies = [0.5 * e + 0.5 * intent.energy.overall for e in energies]
+    shift = 0.5 * (intent.energy.overall - sum(energies) / n)
+    return [round(min(max(e + shift, 0.05), 1.0), 3) for e in energies]
+
+
+def chord_order(harmony: str, chords: int) -> list[int]:
+    half = max(1, chords // 2)
+    return {
+        "main": list(range(chords)),
+        "first-half": list(range(half)),
+        "second-half": list(range(chords - half, chords)),
+        "tonic": [0],
+        "reverse": list(reversed(range(chords))),
+    }[harmony]
+
+
+def _names(kinds: list[str]) -> list[str]:
+    counts = {k: kinds.count(k) for k in kinds}
+    seen: dict[str, int] = {}
+    names = []
+    for k in kinds:
+        seen[k] = seen.get(k, 0) + 1
+        names.append(f"{k} {seen[k]}" if counts[k] > 1 else k)
+    return names
+
+
+def arrangement(intent: PipelineIntent, progression: Progression) -> Arrangement:
+    """The song's sections, exactly ``intent.duration.total_bars`` long."""
+    key = tables().intent.genres[intent.genre.primary].arrangement
+    template = tables().arrangement.templates[key]
+    specs = template.sections
+    if intent.duration.sections:
+        specs = _requested(intent.duration.sections, specs)
+    fitted = fit(specs, intent.duration.total_bars)
+    energies = shape_energy([s.energy for s, _ in fitted], template.arc, intent)
+    names = _names([s.kind for s, _ in fitted])
+    sections = []
+    for (spec, bars), energy, name, i in zip(fitted, energies, names, range(len(fitted))):
+        last = i == len(fitted) - 1
+        sections.append(
+            Section(
+                name=name,
+                kind=spec.kind,
+                bars=bars,
+                energy=energy,
+                transition="fade" if last and spec.transition != "cut" else spec.transition,
+                active_tracks=list(spec.tracks),
+                chord_order=chord_order(spec.harmony, len(progression.chords)),
+            )
+        )
+    return Arrangement(meter=Meter(), sections=sections, template=key)

@@ -1,0 +1,210 @@
+"""Stage 2: the chord progression — a template for the genre and mode, extensions from the DNA,
+colour from the creativity dial, then voicings led smoothly from chord to chord.
+
+Chords are stacked in the song's scale, so they are diatonic unless the creativity dial borrows a
+chord from a parallel mode; borrowing keeps the root and is limited so that at most ``OUT_BUDGET`` of
+the progression's tones (weighted by length) fall outside the scale.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .errors import BadRequestError
+from .model import Chord, PipelineIntent, Progression
+from .rng import stream
+from .tables import ProgressionTemplate, tables
+from .theory import ChordShape, Scale, parse_degree, roman, scale_of, stack, symbol
+
+OUT_BUDGET = 0.04
+"""Largest share of out-of-scale chord tones a borrowed chord may bring."""
+UPPER = (55, 77)
+"""Range of the voiced upper structure (G3..F5)."""
+BASS_LOW = 40
+"""Lowest note of a progression's bass voice (E2); the bass voice spans one octave from here."""
+_MIXTURE = ("major", "minor", "dorian", "mixolydian", "harmonic minor", "lydian", "phrygian")
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A chord before voicing."""
+
+    degree: str
+    shape: ChordShape
+    beats: int
+    bass: int  # pitch class
+
+
+def candidates(intent: PipelineIntent) -> list[ProgressionTemplate]:
+    """Templates written for the song's mode that suit its genre, best-fitting first."""
+    t = tables()
+    genre_key = intent.genre.primary
+    family = t.intent.genres[genre_key].family
+    mode = intent.key.mode
+    pool = t.arrangement.progressions
+    for accept in (
+        lambda p: mode in p.modes and (genre_key in p.families or family in p.families),
+        lambda p: mode in p.modes,
+        lambda p: t.theory.scales[mode].minor == any(t.theory.scales[m].minor for m in p.modes) and "*" in p.families,
+    ):
+        found = [p for p in pool if accept(p)]
+        if found:
+            return found
+    raise BadRequestError(f"no progression template fits {mode}")
+
+
+def _choose(intent: PipelineIntent, rng: random.Random) -> ProgressionTemplate:
+    dna = intent.genre.dna_vector
+    weight = {"modal": 0.2 + dna.modal_color, "functional": 1.2 - dna.modal_color, "loop": 0.4 + dna.repetition, "blues": 0.5}
+    pool = candidates(intent)
+    return rng.choices(pool, weights=[weight[p.style] for p in pool])[0]
+
+
+def _size(intent: PipelineIntent, rng: random.Random) -> int:
+    """Tones per chord: 3 (triads) up to 6 (elevenths), from harmonic complexity and creativity."""
+    c = intent.genre.dna_vector.harmonic_complexity
+    base = 3 if c < 0.3 else 4 if c < 0.55 else 5 if c < 0.8 else 6
+    h = intent.creativity_dials.harmonic
+    roll = rng.random()
+    return max(3, min(6, base + (roll < h * 0.35) - (roll > 1 - 0.1 * (1 - h))))
+
+
+def _out_share(scale: Scale, chords: list[Planned]) -> float:
+    total = sum(len(p.shape.tones) * p.beats for p in chords)
+    out = sum(sum(t not in scale.pitch_classes for t in p.shape.tones) * p.beats for p in chords)
+    return out / total
+
+
+def _borrow(scale: Scale, chords: list[Planned], rng: random.Random, harmonic: float) -> list[Planned]:
+    """Maybe swap one chord for its namesake from a parallel mode (IV -> iv, v -> V, ...)."""
+    if rng.random() >= harmonic * 0.8 or len(chords) < 2:
+        return chords
+    slots = list(range(1, len(chords)))
+    rng.shuffle(slots)
+    for i in slots:
+        p = chords[i]
+        index, shift = parse_degree(p.degree)
+        if shift:
+            continue
+        for mode in _MIXTURE:
+            other = scale_of(scale.name(scale.tonic), mode)
+            if other.degree_pc(index) != p.shape.root or mode == scale.mode:
+                continue
+            try:
+                shape = stack(other, str(index + 1), len(p.shape.tones))
+            except BadRequestError:
+                continue
+            if shape.quality == p.shape.quality:
+                continue
+            trial = [*chords[:i], Planned(p.degree, shape, p.beats, p.bass), *chords[i + 1 :]]
+            if _out_share(scale, trial) <= OUT_BUDGET:
+                return trial
+    return chords
+
+
+def _inversions(chords: list[Planned], rng: random.Random, harmonic: float) -> list[Planned]:
+    """Use a chord's third as its bass where that turns a leap in the bass line into a step."""
+    result = [chords[0]]
+    for p in chords[1:]:
+        prev = result[-1].bass
+        leap = min((p.bass - prev) % 12, (prev - p.bass) % 12)
+        third = p.shape.tones[1]
+        step = min((third - prev) % 12, (prev - third) % 12)
+        if leap > 2 and 0 < step <= 2 and rng.random() < harmonic * 0.6:
+            p = Planned(p.degree, p.shape, p.beats, third)
+        result.append(p)
+    return result
+
+
+def _upper_tones(shape: ChordShape) -> list[int]:
+    """Pitch classes the upper structure voices: rootless above four tones, fifth dropped above that."""
+    tones = list(shape.tones)
+    if len(tones) > 4:
+        tones = tones[1:]
+    if len(tones) > 4:
+        tones.pop(1)  # tones are root-less thirds stack: [3rd, 5th, 7th, 9th, ...]; the 5th is the weakest
+    return tones
+
+
+def _close_voicings(tones: list[int]) -> list[list[int]]:
+    low, high = UPPER
+    result = []
+    for r in range(len(tones)):
+        order = tones[r:] + tones[:r]
+        for base in range(low, low + 12):
+            if base % 12 != order[0]:
+                continue
+            notes = [base]
+            for pc in order[1:]:
+                nxt = notes[-1] + 1
+                while nxt % 12 != pc:
+                    nxt += 1
+                notes.append(nxt)
+            for shift in (0, 12):
+                voiced = [n + shift for n in notes]
+                if voiced[-1] <= high:
+                    result.append(voiced)
+                if len(voiced) == 4 and voiced[2] - 12 >= low - 3:  # drop 2: second from top down an octave
+                    drop2 = sorted([*voiced[:2], voiced[2] - 12, voiced[3]])
+                    if drop2[-1] <= high:
+                        result.append(drop2)
+    return result
+
+
+def _movement(a: list[int], b: list[int]) -> int:
+    if len(a) != len(b):
+        return sum(min(abs(x - y) for y in b) for x in a) + 2
+    return sum(abs(x - y) for x, y in zip(sorted(a), sorted(b)))
+
+
+def voice(chords: list[Planned]) -> list[list[int]]:
+    """Voicings (bass note + upper structure) with the least total movement from chord to chord."""
+    voiced: list[list[int]] = []
+    prev: list[int] | None = None
+    for p in chords:
+        options = _close_voicings(_upper_tones(p.shape))
+        centre = sum(UPPER) / 2
+
+        def cost(v: list[int]) -> float:
+            spread = abs(sum(v) / len(v) - centre) * 0.5
+            return spread + (_movement(v, prev) if prev else 0)
+
+        upper = min(options, key=lambda v: (cost(v), v))
+        prev = upper
+        bass = BASS_LOW + (p.bass - BASS_LOW) % 12
+        voiced.append([bass, *upper])
+    return voiced
+
+
+def progression(intent: PipelineIntent, *, seed: int, template: ProgressionTemplate | None = None) -> Progression:
+    """The song's chord loop (at most 16 chords)."""
+    rng = stream(seed, "harmony")
+    scale = scale_of(intent.key.root, intent.key.mode)
+    template = template or _choose(intent, rng)
+    beats_per_bar = 4
+    planned = []
+    for i, degree in enumerate(template.degrees):
+        beats = template.beats[i] if template.beats else beats_per_bar
+        if intent.tempo.half_time:
+            beats = min(beats * 2, 32)
+        shape = stack(scale, degree, _size(intent, rng))
+        planned.append(Planned(degree, shape, beats, shape.root))
+    planned = _borrow(scale, planned, rng, intent.creativity_dials.harmonic)
+    planned = _inversions(planned, rng, intent.creativity_dials.harmonic)
+    chords = []
+    for p, notes in zip(planned, voice(planned)):
+        slash = p.bass if p.bass != p.shape.root else None
+        chords.append(
+            Chord(
+                symbol=symbol(scale, p.shape, slash),
+                root=scale.name(p.shape.root),
+                quality=p.shape.quality,
+                bass=scale.name(slash) if slash is not None else None,
+                degree=roman(p.degree, p.shape),
+                beats=p.beats,
+                notes=notes,
+            )
+        )
+    genre = tables().intent.genres[intent.genre.primary].name
+    return Progression(name=f"{genre} - {template.name}", key=intent.key, chords=chords, style=template.style)

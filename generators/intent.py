@@ -1,0 +1,335 @@
+"""Stage 1: a prompt becomes a ``PipelineIntent`` (seed task 6.1), by rules and table look-ups.
+
+The prompt is scanned once for every phrase the tables know (artists, genres, moods, section kinds,
+lexicon words); influences are weighted by the order they are named; the genre DNA is their blend,
+nudged by moods. Tempo, key and length are taken from the prompt when stated and otherwise inferred
+from the blend (two influences whose tempo ranges only meet at double speed give a half-time feel).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from .errors import BadRequestError
+from .model import (
+    OUTPUTS,
+    ArtistInfluence,
+    CreativityDials,
+    Duration,
+    Energy,
+    GenreBlend,
+    GenreDNA,
+    Key,
+    Output,
+    PipelineIntent,
+    Tempo,
+)
+from .rng import stream
+from .tables import GenreEntry, tables
+from .theory import canonical_mode, pitch_class, spell_root
+
+MAX_PROMPT = 2000
+MAX_BARS = 1024
+DEFAULT_GENRE = "pop"
+DEFAULT_OUTPUTS: tuple[Output, ...] = ("progression", "midi", "presets", "effects", "arrangement")
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One phrase of the prompt that a table knows: ``kind`` is artist/genre/mood/section/word."""
+
+    kind: str
+    key: str
+    start: int
+
+
+def _normal(text: str) -> str:
+    text = text.lower().replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
+    return re.sub(r"[\s_\-]+", " ", text)
+
+
+@cache
+def _phrasebook() -> tuple[re.Pattern[str], dict[str, tuple[str, str]]]:
+    """One alternation of every known phrase, longest first, and what each phrase means."""
+    t = tables().intent
+    meaning: dict[str, tuple[str, str]] = {}
+
+    def add(phrase: str, kind: str, key: str) -> None:
+        meaning.setdefault(_normal(phrase), (kind, key))
+
+    for artist in t.artists:
+        for phrase in (artist.name, *artist.aliases):
+            add(phrase, "artist", artist.name)
+    for key, genre in t.genres.items():
+        for phrase in (key, genre.name, *genre.aliases):
+            add(phrase, "genre", key)
+    for key, mood in t.moods.items():
+        for phrase in mood.words:
+            add(phrase, "mood", key)
+    for kind in tables().arrangement.priority:
+        add(kind, "section", kind)
+    lex = t.lexicon
+    for phrase in lex.half_time:
+        add(phrase, "word", "half-time")
+    for arc, phrases in lex.arcs.items():
+        for phrase in phrases:
+            add(phrase, "word", f"arc:{arc}")
+    for dial, phrases in lex.creativity.model_dump(by_alias=False).items():
+        for phrase in phrases:
+            add(phrase, "word", f"dial:{dial}")
+    for group, table in (("only", lex.outputs.only), ("add", lex.outputs.add)):
+        for output, phrases in table.items():
+            for phrase in phrases:
+                add(phrase, "word", f"{group}:{output}")
+    alternation = "|".join(re.escape(p) for p in sorted(meaning, key=len, reverse=True))
+    return re.compile(rf"(?<![a-z0-9&])(?:{alternation})(?![a-z0-9&])"), meaning
+
+
+def scan(prompt: str) -> list[Mention]:
+    """Every known phrase in ``prompt``, in order, longest match first where two overlap."""
+    pattern, meaning = _phrasebook()
+    text = _normal(prompt)
+    return [Mention(*meaning[m.group(0)], m.start()) for m in pattern.finditer(text)]
+
+
+# --- explicit values -----------------------------------------------------------------------------
+
+_TEMPO = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b|\btempo\s*(?:of\s*)?(\d{1,3}(?:\.\d+)?)", re.I)
+_BARS = re.compile(r"\b(\d{1,5})\s*-?\s*bars?\b", re.I)
+_MODE_WORDS = r"harmonic minor|major|minor|maj|min|dorian|phrygian|lydian|mixolydian|locrian|aeolian|ionian"
+# A key needs an upper-case letter ("A minor"), or "in"/"key of" before it, so "a minor change" is no key.
+_KEY = re.compile(
+    rf"(?:\b(?:in|key of)\s+([A-Ga-g])([#b\u266d\u266f]?)(?:\s*({_MODE_WORDS})\b|m\b)?)"
+    rf"|(?:\b([A-G])([#b\u266d\u266f]?)\s*({_MODE_WORDS})\b)"
+)
+_MODE_ONLY = re.compile(rf"\b({_MODE_WORDS})\s+key\b|\bin\s+({_MODE_WORDS})\b", re.I)
+_MODE_ALIASES = {"maj": "major", "min": "minor"}
+
+
+def explicit_tempo(prompt: str) -> float | None:
+    m = _TEMPO.search(prompt)
+    if not m:
+        return None
+    bpm = float(m.group(1) or m.group(2))
+    if not 20 <= bpm <= 300:
+        raise BadRequestError(f"tempo {bpm:g} BPM is out of range: give 20 to 300 BPM")
+    return bpm
+
+
+def explicit_bars(prompt: str) -> int | None:
+    m = _BARS.search(prompt)
+    return int(m.group(1)) if m else None
+
+
+def check_bars(bars: int) -> int:
+    if not 1 <= bars <= MAX_BARS:
+        raise BadRequestError(f"impossible bar count {bars}: give 1 to {MAX_BARS} bars")
+    return bars
+
+
+def explicit_key(prompt: str) -> tuple[str | None, str | None]:
+    """(root, mode) as stated; either may be None."""
+    m = _KEY.search(prompt)
+    if m:
+        letter, accidental, mode = (m.group(1), m.group(2), m.group(3)) if m.group(1) else m.group(4, 5, 6)
+        accidental = {"\u266d": "b", "\u266f": "#"}.get(accidental, accidental)
+        if mode is None and m.group(0).endswith("m"):
+            mode = "minor"
+        if mode is not None:
+            mode = canonical_mode(_MODE_ALIASES.get(mode.lower(), mode.lower()))
+        return letter.upper() + accidental, mode
+    m = _MODE_ONLY.search(prompt)
+    if m:
+        mode = (m.group(1) or m.group(2)).lower()
+        return None, canonical_mode(_MODE_ALIASES.get(mode, mode))
+    return None, None
+
+
+# --- inference -------------------------------------------------------------------------------------
+
+
+def _weights(n: int) -> list[float]:
+    """Earlier mentions weigh more: 2 influences -> 0.6/0.4, 3 -> 0.44/0.33/0.22."""
+    raw = [n - i + 1 for i in range(n)]
+    return [round(r / sum(raw), 4) for r in raw]
+
+
+def _influences(mentions: list[Mention]) -> list[ArtistInfluence]:
+    t = tables().intent
+    artists = {a.name: a for a in t.artists}
+    seen: list[tuple[str, str]] = []
+    for m in mentions:
+        if m.kind in ("artist", "genre") and (m.kind, m.key) not in seen:
+            seen.append((m.kind, m.key))
+    result = []
+    for (kind, key), weight in zip(seen, _weights(len(seen))):
+        if kind == "artist":
+            a = artists[key]
+            traits = [*a.traits, f"{a.tempo[0]}-{a.tempo[1]} BPM"]
+            result.append(ArtistInfluence(name=a.name, traits=traits, genre_mapping=a.genre, weight=weight))
+        else:
+            g = t.genres[key]
+            traits = [*g.traits, f"{g.tempo[0]}-{g.tempo[1]} BPM"]
+            result.append(ArtistInfluence(name=g.name, traits=traits, genre_mapping=key, weight=weight))
+    return result
+
+
+def _tempo_range(influence: ArtistInfluence) -> tuple[int, int]:
+    t = tables().intent
+    for a in t.artists:
+        if a.name == influence.name:
+            return a.tempo
+    return t.genres[influence.genre_mapping].tempo
+
+
+def infer_tempo(influences: list[ArtistInfluence], genre: GenreEntry, energy_nudge: float) -> tuple[float, bool]:
+    """(clock bpm, half-time) from the influences' tempo ranges, placed within range by energy.
+
+    Two ranges that overlap give a tempo in the overlap; two that only meet when the slower one is
+    doubled give that overlap as the clock and a half-time feel ("Frank Ocean meets Burial": 60-75
+    and 130-140 -> 130-140 at half time).
+    """
+    lo, hi = genre.tempo
+    centre = (genre.typical_tempo - lo) / max(hi - lo, 1)
+    half = False
+    if len(influences) >= 2:
+        (a_lo, a_hi), (b_lo, b_hi) = _tempo_range(influences[0]), _tempo_range(influences[1])
+        if max(a_lo, b_lo) <= min(a_hi, b_hi):
+            lo, hi, centre = max(a_lo, b_lo), min(a_hi, b_hi), 0.5
+        else:
+            (s_lo, s_hi), (f_lo, f_hi) = sorted([(a_lo, a_hi), (b_lo, b_hi)])
+            if max(2 * s_lo, f_lo) <= min(2 * s_hi, f_hi):
+                lo, hi, centre, half = max(2 * s_lo, f_lo), min(2 * s_hi, f_hi), 0.5, True
+    elif influences:
+        lo, hi = _tempo_range(influences[0])
+        if influences[0].genre_mapping and influences[0].name == genre.name:
+            centre = (genre.typical_tempo - lo) / max(hi - lo, 1)
+        else:
+            centre = 0.5
+    position = min(max(centre + 1.5 * energy_nudge, 0.0), 1.0)
+    return float(round(lo + (hi - lo) * position)), half
+
+
+def _clamp(x: float) -> float:
+    return round(min(max(x, 0.0), 1.0), 4)
+
+
+def _nudged(dna: GenreDNA, moods: list[str]) -> GenreDNA:
+    table = tables().intent.moods
+    values = dna.model_dump(by_alias=False)
+    for mood in moods:
+        for name, delta in table[mood].dna.items():
+            values[name] = _clamp(values[name] + delta)
+    return GenreDNA(**values)
+
+
+_UNKNOWN_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)\b")
+
+
+def _unknown_names(prompt: str, mentions: list[Mention]) -> list[str]:
+    """Capitalised multi-word names the tables do not know (likely artists backbeat can't place)."""
+    known = {_normal(m.key) for m in mentions}
+    names = []
+    for m in _UNKNOWN_NAME.finditer(prompt):
+        words = _normal(m.group(1))
+        if not any(k in words or words in k for k in known) and not scan(m.group(1)):
+            names.append(m.group(1))
+    return names
+
+
+def decompose(prompt: str, *, seed: int, bars: int | None = None) -> PipelineIntent:
+    """The structured intent of ``prompt``; ``bars`` (from the command line) overrides the prompt.
+
+    Raises:
+        BadRequestError: an empty or oversize prompt, a tempo or bar count out of range.
+    """
+    prompt = prompt.strip()
+    if not prompt:
+        raise BadRequestError('the prompt is empty: describe the song, e.g. "Frank Ocean meets Burial, late-night vibes"')
+    if len(prompt) > MAX_PROMPT:
+        raise BadRequestError(f"the prompt is {len(prompt)} characters long: keep it under {MAX_PROMPT}")
+    t = tables().intent
+    rng = stream(seed, "intent")
+    mentions = scan(prompt)
+    kinds = lambda kind: [m.key for m in mentions if m.kind == kind]  # noqa: E731
+    words = set(kinds("word"))
+    moods = list(dict.fromkeys(kinds("mood")))
+    ambiguities: list[str] = []
+
+    influences = _influences(mentions)
+    if not influences:
+        hint = next((t.moods[m].genre_hint for m in moods if t.moods[m].genre_hint), None)
+        genre_key = hint or DEFAULT_GENRE
+        ambiguities.append(
+            f"genre: no artist or genre named; assuming {t.genres[genre_key].name}. Which genre or artists did you have in mind?"
+        )
+        g = t.genres[genre_key]
+        influences = [ArtistInfluence(name=g.name, traits=[*g.traits], genre_mapping=genre_key, weight=1.0)]
+    for name in _unknown_names(prompt, mentions):
+        ambiguities.append(f"influence: {name!r} is not in the artist table and was not used")
+
+    by_genre: dict[str, float] = {}
+    for inf in influences:
+        by_genre[inf.genre_mapping] = by_genre.get(inf.genre_mapping, 0.0) + inf.weight
+    ranked = sorted(by_genre.items(), key=lambda kv: -kv[1])
+    primary, secondary = ranked[0][0], (ranked[1][0] if len(ranked) > 1 else None)
+    top = ranked[0][1] + (ranked[1][1] if secondary else 0.0)
+    blend = (round(ranked[0][1] / top, 4), round(ranked[1][1] / top, 4) if secondary else 0.0)
+    dna = GenreDNA.blend([t.genres[k].dna for k, _ in ranked], [w for _, w in ranked])
+    dna = _nudged(dna, moods)
+    genre = t.genres[primary]
+
+    energy_nudge = sum(t.moods[m].energy for m in moods)
+    stated_bpm = explicit_tempo(prompt)
+    bpm, half = infer_tempo(influences, genre, energy_nudge)
+    half = half or genre.half_time_feel or "half-time" in words
+    if stated_bpm is not None:
+        bpm = stated_bpm
+        if not any(genre.tempo[0] <= x <= genre.tempo[1] for x in (bpm, bpm / 2, bpm * 2)):
+            ambiguities.append(f"tempo: {bpm:g} BPM is outside {genre.name}'s usual {genre.tempo[0]}-{genre.tempo[1]}; using {bpm:g} as asked")
+    tempo = Tempo(bpm=bpm, confidence="explicit" if stated_bpm is not None else "inferred", half_time=half)
+
+    root, mode = explicit_key(prompt)
+    mood_mode = next((t.moods[m].mode for m in moods if t.moods[m].mode), None)
+    key_stated = root is not None or mode is not None
+    if mode is None:
+        mode = mood_mode if mood_mode else (genre.modes[0] if rng.random() < 0.7 else rng.choice(genre.modes))
+    if root is None:
+        root = spell_root(pitch_class(rng.choice(genre.keys)), mode)
+    key = Key(root=root, mode=mode, confidence="explicit" if key_stated else "inferred")
+
+    total = bars if bars is not None else explicit_bars(prompt)
+    template = tables().arrangement.templates[genre.arrangement]
+    total = check_bars(total) if total is not None else sum(s.bars for s in template.sections)
+    sections = list(dict.fromkeys(kinds("section")))
+    duration = Duration(total_bars=total, sections=sections if len(sections) >= 2 else [])
+
+    arc = next((w.split(":")[1] for w in kinds("word") if w.startswith("arc:")), template.arc)
+    energy = Energy(overall=_clamp(dna.energy + energy_nudge), arc=arc)
+
+    def dial(base: float, name: str) -> float:
+        return _clamp(base + 0.3 * (f"dial:{name}_up" in words) - 0.3 * (f"dial:{name}_down" in words))
+
+    dials = CreativityDials(
+        harmonic=dial(0.2 + 0.5 * dna.harmonic_complexity, "harmonic"),
+        rhythmic=dial(0.2 + 0.5 * dna.syncopation, "rhythmic"),
+    )
+    only = [w.split(":")[1] for w in words if w.startswith("only:")]
+    added = [w.split(":")[1] for w in words if w.startswith("add:")]
+    outputs = [o for o in OUTPUTS if o in (only or [*DEFAULT_OUTPUTS, *added])]
+
+    return PipelineIntent(
+        prompt=prompt,
+        influences=influences,
+        mood=[tag for m in moods for tag in t.moods[m].tags],
+        genre=GenreBlend(primary=primary, secondary=secondary, blend_weights=blend, dna_vector=dna),
+        tempo=tempo,
+        key=key,
+        duration=duration,
+        energy=energy,
+        creativity_dials=dials,
+        requested_outputs=outputs,
+        ambiguities=ambiguities,
+    )

@@ -1,0 +1,307 @@
+"""The pipeline (seed task 6.2): prompt -> intent -> progression -> arrangement -> parts ->
+presets -> effects -> session folder, with progress, retries, checkpoints and resume.
+
+Each stage is a row of ``STAGES``: a pure function from the ``Draft`` so far to the next one, and a
+one-line summary for the progress display. ``compose`` runs them in memory (what the daemon and the
+benchmarks call); ``run`` runs them into a session folder, checkpointing after each stage so that
+``--resume`` continues where an interrupted run stopped. The four parts are generated concurrently.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+import trio
+from pydantic import ValidationError
+
+from . import session, sound, validation
+from .arrangement import arrangement
+from .bass import bass
+from .chords import chords
+from .drums import drums
+from .errors import BadRequestError, GeneratorError, SessionError, StageError
+from .harmony import progression
+from .intent import check_bars, decompose
+from .melody import lead
+from .model import PARTS, Arrangement, Model, Part, PipelineIntent, Progression, SongState, StageRecord, Track
+
+PART_GENERATORS: dict[Part, Callable[..., Track]] = {"drums": drums, "bass": bass, "chords": chords, "lead": lead}
+
+
+class Draft(Model):
+    """The song so far; also the checkpoint written after every stage."""
+
+    prompt: str
+    seed: int
+    bars: int | None = None
+    session_id: str
+    completed: list[str] = []
+    intent: PipelineIntent | None = None
+    progression: Progression | None = None
+    arrangement: Arrangement | None = None
+    tracks: list[Track] = []
+    stages: list[StageRecord] = []
+
+    def song(self) -> SongState:
+        if self.intent is None or self.progression is None or self.arrangement is None:
+            raise StageError("the song is not complete yet")
+        return SongState(
+            session_id=self.session_id,
+            seed=self.seed,
+            intent=self.intent,
+            progression=self.progression,
+            arrangement=self.arrangement,
+            tracks=self.tracks,
+        )
+
+
+def _seed(draft: Draft, attempt: int) -> int:
+    """The seed for an attempt: a retry varies the parameters, as the seed asks (6.2)."""
+    return draft.seed if attempt == 1 else draft.seed + 104_729 * (attempt - 1)
+
+
+def _intent(d: Draft, attempt: int) -> Draft:
+    return d.model_copy(update={"intent": decompose(d.prompt, seed=d.seed, bars=d.bars)})
+
+
+def _harmony(d: Draft, attempt: int) -> Draft:
+    return d.model_copy(update={"progression": progression(d.intent, seed=_seed(d, attempt))})
+
+
+def _arrangement(d: Draft, attempt: int) -> Draft:
+    return d.model_copy(update={"arrangement": arrangement(d.intent, d.progression)})
+
+
+def make_part(d: Draft, part: Part, attempt: int = 1) -> Track:
+    return PART_GENERATORS[part](d.intent, d.progression, d.arrangement, seed=_seed(d, attempt))
+
+
+def _presets(d: Draft, attempt: int) -> Draft:
+    return d.model_copy(update={"tracks": sound.with_presets(d.intent, d.tracks)})
+
+
+def _effects(d: Draft, attempt: int) -> Draft:
+    return d.model_copy(update={"tracks": sound.with_effects(d.intent, d.tracks)})
+
+
+def _assemble(d: Draft, attempt: int) -> Draft:
+    found = validation.problems(d.song())
+    if found:
+        raise StageError(f"{len(found)} problem(s) in the song, first: {found[0]}")
+    return d
+
+
+# --- summaries (the progress lines) ------------------------------------------------------------------
+
+
+def _sum_intent(d: Draft) -> str:
+    i = d.intent
+    g = i.genre
+    genre = f"{g.primary} {g.blend_weights[0]:.0%} + {g.secondary} {g.blend_weights[1]:.0%}" if g.secondary else g.primary
+    half = ", half-time" if i.tempo.half_time else ""
+    return f"Decomposed intent: {genre}, {i.tempo.bpm:g} BPM ({i.tempo.confidence}{half}), {i.key.label()} ({i.key.confidence})"
+
+
+def _sum_harmony(d: Draft) -> str:
+    p = d.progression
+    return f"Generated {len(p.chords)}-chord progression in {p.key.label()} ({' → '.join(p.symbols())})"
+
+
+def _sum_arrangement(d: Draft) -> str:
+    a = d.arrangement
+    flow = " → ".join(f"{s.name} {s.bars}" for s in a.sections)
+    return f"Arranged {len(a.sections)} sections, {a.total_bars} bars ({flow})"
+
+
+def _sum_parts(d: Draft) -> str:
+    counts = ", ".join(f"{t.part} {sum(len(c.notes) for c in t.clips)}" for t in d.tracks)
+    return f"Wrote {len(d.tracks)} parts (notes: {counts})"
+
+
+def _sum_presets(d: Draft) -> str:
+    return "Chose instruments: " + ", ".join(f"{t.name} → {t.preset.instrument.split(' (')[0]}" for t in d.tracks if t.preset)
+
+
+def _sum_effects(d: Draft) -> str:
+    slots = sum(len(t.effects) for t in d.tracks)
+    return f"Built effect chains ({slots} inserts, times at {d.intent.tempo.bpm:g} BPM)"
+
+
+def _sum_assemble(d: Draft) -> str:
+    return "Assembled and validated every part"
+
+
+async def _parts(draft: Draft, attempt: int) -> Draft:
+    """Stage 4: the four parts at once, each in a worker thread."""
+    tracks: dict[Part, Track] = {}
+
+    async def one(part: Part) -> None:
+        tracks[part] = await trio.to_thread.run_sync(make_part, draft, part, attempt)
+
+    async with trio.open_nursery() as nursery:
+        for part in PARTS:
+            nursery.start_soon(one, part)
+    return draft.model_copy(update={"tracks": [tracks[p] for p in PARTS]})
+
+
+def in_thread(fn: Callable[[Draft, int], Draft]) -> Callable[[Draft, int], Awaitable[Draft]]:
+    """A stage function run in a worker thread, so a trio caller's loop stays responsive."""
+
+    async def run(draft: Draft, attempt: int) -> Draft:
+        return await trio.to_thread.run_sync(fn, draft, attempt)
+
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    doing: str
+    run: Callable[[Draft, int], Awaitable[Draft]]
+    summary: Callable[[Draft], str]
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("intent", "Decomposing the prompt", in_thread(_intent), _sum_intent),
+    Stage("harmony", "Generating harmony", in_thread(_harmony), _sum_harmony),
+    Stage("arrangement", "Designing the arrangement", in_thread(_arrangement), _sum_arrangement),
+    Stage("parts", "Writing drums, bass, chords and lead", _parts, _sum_parts),
+    Stage("presets", "Choosing MPC Beats instruments", in_thread(_presets), _sum_presets),
+    Stage("effects", "Building effect chains", in_thread(_effects), _sum_effects),
+    Stage("assembly", "Assembling and validating", in_thread(_assemble), _sum_assemble),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One line of pipeline progress."""
+
+    index: int
+    stage: str
+    status: Literal["start", "done", "retry", "failed"]
+    message: str
+    duration_ms: float = 0.0
+    attempt: int = 1
+
+
+ProgressSink = Callable[[Progress], None]
+
+
+def _ignore(_: Progress) -> None:
+    pass
+
+
+def new_draft(prompt: str, *, seed: int | None = None, bars: int | None = None) -> Draft:
+    """A draft for ``prompt``, its input checked before anything runs."""
+    if not prompt.strip():
+        raise BadRequestError('the prompt is empty: describe the song, e.g. "Frank Ocean meets Burial, late-night vibes"')
+    if bars is not None:
+        check_bars(bars)
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    if not 0 <= seed < 2**63:
+        raise BadRequestError(f"seed {seed} is out of range: give 0 to 2^63-1")
+    return Draft(prompt=prompt.strip(), seed=seed, bars=bars, session_id=session.new_session_id())
+
+
+async def _attempt(stage: Stage, draft: Draft, attempts: int, on_progress: ProgressSink, index: int) -> Draft:
+    """Run ``stage`` up to ``attempts`` times; bad input is never retried."""
+    for attempt in range(1, attempts + 1):
+        started = time.perf_counter()
+        try:
+            result = await stage.run(draft, attempt)
+        except BadRequestError:
+            raise
+        except (GeneratorError, ValidationError, ValueError, KeyError, IndexError) as e:
+            if attempt == attempts:
+                on_progress(Progress(index, stage.name, "failed", f"{stage.doing} failed: {e}", attempt=attempt))
+                raise StageError(f"stage {index} ({stage.name}) failed after {attempts} attempts: {e}") from e
+            on_progress(Progress(index, stage.name, "retry", f"{stage.doing} failed ({e}); retrying", attempt=attempt))
+            continue
+        ms = (time.perf_counter() - started) * 1000
+        record = StageRecord(stage=stage.name, duration_ms=round(ms, 3), attempts=attempt)
+        return result.model_copy(update={"completed": [*result.completed, stage.name], "stages": [*result.stages, record]})
+    raise AssertionError("unreachable")
+
+
+async def compose_async(
+    draft: Draft,
+    *,
+    attempts: int = 3,
+    on_progress: ProgressSink = _ignore,
+    checkpoint: Callable[[Draft], None] | None = None,
+) -> Draft:
+    """Every stage ``draft`` has not completed, in order; ``checkpoint`` is called after each."""
+    for index, stage in enumerate(STAGES, start=1):
+        if stage.name in draft.completed:
+            continue
+        on_progress(Progress(index, stage.name, "start", f"{stage.doing}..."))
+        draft = await _attempt(stage, draft, attempts, on_progress, index)
+        if checkpoint is not None:
+            checkpoint(draft)
+        record = draft.stages[-1]
+        on_progress(Progress(index, stage.name, "done", stage.summary(draft), record.duration_ms, record.attempts))
+    return draft
+
+
+def compose(draft: Draft, *, attempts: int = 3, on_progress: ProgressSink = _ignore) -> Draft:
+    """Every remaining stage of ``draft``, in memory (runs its own trio loop)."""
+    return trio.run(partial(compose_async, draft, attempts=attempts, on_progress=on_progress))
+
+
+def compose_sync(prompt: str, *, seed: int, bars: int | None = None) -> SongState:
+    """A whole song in memory, no files (benchmarks, load generation, tests)."""
+    return compose(new_draft(prompt, seed=seed, bars=bars)).song()
+
+
+async def run(
+    draft: Draft,
+    output_dir: Path,
+    *,
+    attempts: int = 3,
+    on_progress: ProgressSink = _ignore,
+    folder: Path | None = None,
+) -> Path:
+    """Run the remaining stages into a session folder under ``output_dir``; returns its path.
+
+    The work happens in a hidden partial folder with a checkpoint after every stage; ``folder``
+    names an existing partial folder to resume in.
+    """
+    fresh = folder is None
+    folder = folder or session.begin(Path(output_dir), draft.session_id)
+
+    def checkpoint(d: Draft) -> None:
+        session.write_checkpoint(folder, d.model_dump_json().encode())
+
+    try:
+        checkpoint(draft)
+        draft = await compose_async(draft, attempts=attempts, on_progress=on_progress, checkpoint=checkpoint)
+    except BadRequestError:
+        if fresh:  # bad input leaves nothing behind; anything else stays resumable
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    session.write(folder, draft.song(), draft.stages)
+    return session.finish(folder)
+
+
+def load_draft(folder: Path) -> Draft:
+    """The checkpoint of an unfinished session folder.
+
+    Raises:
+        BadRequestError: ``folder`` is not an unfinished session.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BadRequestError(f"{folder} is not a folder")
+    try:
+        return Draft.model_validate_json(session.read_checkpoint(folder))
+    except ValidationError as e:
+        raise BadRequestError(f"{folder}/checkpoint.json is not a valid checkpoint: {e.errors()[0]['msg']}") from e
+    except SessionError:
+        raise

@@ -1,0 +1,200 @@
+"""The session folder (DESIGN.md §5, seed task 6.4): every file a producer drags into MPC Beats.
+
+A new session is built in a hidden ``.session-ID.partial`` folder (with a checkpoint after every
+stage, so an interrupted run can resume) and renamed to ``session-ID`` only when every file is in
+place: a session folder is never half-written. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from . import midi, notes
+from .errors import BadRequestError, SessionError
+from .files import atomic_write
+from .model import PARTS, FileEntry, Part, Progression, SessionManifest, SongState, StageRecord
+from .tables import tables
+
+STATE = "song-state.json"
+MANIFEST = "manifest.json"
+CHECKPOINT = "checkpoint.json"
+PROGRESSION = "progression/main.progression"
+FULL = "midi/full-arrangement.mid"
+NOTES = ("preset-assignments", "effect-chains", "arrangement-map", "producer-notes")
+PARTIAL_SUFFIX = ".partial"
+
+
+def new_session_id(now: datetime | None = None) -> str:
+    now = now or datetime.now()
+    return f"session-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def partial_path(output_dir: Path, session_id: str) -> Path:
+    return output_dir / f".{session_id}{PARTIAL_SUFFIX}"
+
+
+def final_path(partial: Path) -> Path:
+    name = partial.name
+    if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+        raise SessionError(f"{partial} is not an unfinished session folder")
+    return partial.with_name(name[1 : -len(PARTIAL_SUFFIX)])
+
+
+def begin(output_dir: Path, session_id: str) -> Path:
+    """Create the hidden working folder of a new session.
+
+    Raises:
+        SessionError: the output folder cannot be created or written.
+    """
+    folder = partial_path(output_dir, session_id)
+    try:
+        folder.mkdir(parents=True, exist_ok=False)
+    except OSError as e:
+        raise SessionError(f"cannot create a session in {output_dir}: {e.strerror or e}") from e
+    return folder
+
+
+def write_checkpoint(folder: Path, data: bytes) -> None:
+    atomic_write(folder / CHECKPOINT, data)
+
+
+def read_checkpoint(folder: Path) -> bytes:
+    path = folder / CHECKPOINT
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        if (folder / STATE).exists():
+            raise BadRequestError(f"{folder} is a finished session; nothing to resume") from e
+        raise BadRequestError(f"{folder} has no {CHECKPOINT}: not a resumable session") from e
+    except OSError as e:
+        raise SessionError(f"cannot read {path}: {e.strerror or e}") from e
+
+
+# --- MPC Beats progression ---------------------------------------------------------------------------
+
+
+def progression_name(song: SongState) -> str:
+    """The name MPC Beats lists: "backbeat-<title>"; MPC splits the menu heading at the first hyphen."""
+    words = song.intent.prompt.replace("-", " ").split()
+    title = ""
+    for word in words:
+        if len(title) + len(word) + 1 > 40:
+            break
+        title = f"{title} {word}".strip()
+    return f"backbeat-{title or words[0][:40]}"
+
+
+def progression_file(progression: Progression, name: str) -> bytes:
+    """``progression/main.progression`` as MPC Beats 2.9 ships them (DESIGN.md §5)."""
+    scale = tables().theory.scales[progression.key.mode]
+    body = {
+        "progression": {
+            "name": name,
+            "rootNote": progression.key.root,
+            "scale": scale.mpc,
+            "recordingOctave": 2,
+            "chords": [
+                {"name": c.symbol, "role": "Root" if i == 0 else "Normal", "notes": list(c.notes)}
+                for i, c in enumerate(progression.chords)
+            ],
+        }
+    }
+    return (json.dumps(body, indent=2) + "\n").encode()
+
+
+# --- the folder --------------------------------------------------------------------------------------
+
+
+def _files(song: SongState, stages: list[StageRecord]) -> dict[str, tuple[str, str, bytes]]:
+    """Every session file: path -> (type, description, bytes), the manifest excepted."""
+    name = progression_name(song)
+    files: dict[str, tuple[str, str, bytes]] = {
+        STATE: ("state", "the whole song as JSON (SongState)", song.model_dump_json(indent=2).encode()),
+        PROGRESSION: ("progression", f"MPC Beats chord progression '{name}'", progression_file(song.progression, name)),
+    }
+    for track in song.tracks:
+        files[f"midi/{track.part}.mid"] = ("midi", f"{track.name}, MIDI channel {track.channel}", midi.part_file(song, track.part))
+    files[FULL] = ("midi", "every part in one Format 1 file, tempo map on track 0", midi.arrangement_file(song))
+    texts = {
+        "preset-assignments": notes.preset_assignments(song),
+        "effect-chains": notes.effect_chains(song),
+        "arrangement-map": notes.arrangement_map(song),
+        "producer-notes": notes.producer_notes(song, name),
+    }
+    for key in NOTES:
+        files[f"notes/{key}.md"] = ("notes", key.replace("-", " "), texts[key].encode())
+    return files
+
+
+def part_paths(parts: list[Part] | tuple[Part, ...] = PARTS) -> list[str]:
+    return [f"midi/{p}.mid" for p in parts]
+
+
+def write(folder: Path, song: SongState, stages: list[StageRecord], *, created_at: str | None = None, only: set[str] | None = None) -> SessionManifest:
+    """Write the session's files into ``folder`` (all of them, or the paths in ``only``) and the manifest.
+
+    Files whose bytes are unchanged are not rewritten, so a change touches only what it must.
+    """
+    files = _files(song, stages)
+    for sub in ("progression", "midi", "notes"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for path, (_, _, data) in files.items():
+        if only is not None and path not in only:
+            continue
+        target = folder / path
+        if not (target.exists() and target.read_bytes() == data):
+            atomic_write(target, data)
+    manifest = SessionManifest(
+        session_id=song.session_id,
+        created_at=created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        prompt=song.intent.prompt,
+        genre=song.intent.genre.primary,
+        key=song.progression.key.label(),
+        tempo=song.bpm,
+        files=[FileEntry(path=p, type=t, description=d) for p, (t, d, _) in files.items()],
+        stage_timings=stages,
+    )
+    atomic_write(folder / MANIFEST, manifest.model_dump_json(indent=2).encode())
+    return manifest
+
+
+def finish(partial: Path) -> Path:
+    """Drop the checkpoint and give the finished folder its real name."""
+    final = final_path(partial)
+    try:
+        (partial / CHECKPOINT).unlink(missing_ok=True)
+        os.replace(partial, final)
+    except OSError as e:
+        raise SessionError(f"cannot finish session {final}: {e.strerror or e}") from e
+    return final
+
+
+def load_song(folder: Path) -> SongState:
+    """The ``SongState`` of a session folder.
+
+    Raises:
+        BadRequestError: no session there, or its song-state.json is not valid.
+    """
+    path = Path(folder) / STATE
+    try:
+        return SongState.model_validate_json(path.read_bytes())
+    except FileNotFoundError as e:
+        raise BadRequestError(f"{folder} is not a session folder (no {STATE})") from e
+    except OSError as e:
+        raise SessionError(f"cannot read {path}: {e.strerror or e}") from e
+    except ValidationError as e:
+        raise BadRequestError(f"{path} is not a valid song state: {e.errors()[0]['msg']}") from e
+
+
+def load_manifest(folder: Path) -> SessionManifest:
+    path = Path(folder) / MANIFEST
+    try:
+        return SessionManifest.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as e:
+        raise BadRequestError(f"{path} is missing or invalid") from e
