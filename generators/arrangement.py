@@ -53,8 +53,8 @@ def fit(specs: list[SectionSpec], total: int) -> list[tuple[SectionSpec, int]]:
     template_total = sum(s.bars for s in specs)
     raw = [s.bars * units / template_total for s in specs]
     counts = [max(1, math.floor(r)) for r in raw]
-    while sum(counts) > units:
-        i = max(range(len(counts)), key=lambda k: (counts[k] - raw[k], counts[k]))
+    while sum(counts) > units:  # units >= len(specs), so some section still has more than one
+        i = max((k for k in range(len(counts)) if counts[k] > 1), key=lambda k: (counts[k] - raw[k], counts[k]))
         counts[i] -= 1
     while sum(counts) < units:
         i = max(range(len(counts)), key=lambda k: (raw[k] - counts[k], -k))

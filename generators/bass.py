@@ -48,7 +48,8 @@ def _pitch(role: str, span: Span, root: int, scale: Scale, high: int) -> int:
         for i in _TONE[role]:
             if i in intervals:
                 pitch = chord_root + i
-                return pitch if pitch > root else pitch + 12
+                pitch = pitch if pitch > root else pitch + 12
+                return pitch if pitch <= high else pitch - 12  # a high root: the tone below it, in range
         return root
     if role == "a":
         target = _near(_bass_pc(span.next_chord), root, ROOT_ZONE[0], ROOT_ZONE[1] + 5)

@@ -96,13 +96,19 @@ def scan(prompt: str) -> list[Mention]:
 
 # --- explicit values -----------------------------------------------------------------------------
 
-_TEMPO = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b|\btempo\s*(?:of\s*)?(\d{1,3}(?:\.\d+)?)", re.I)
+# A number is read whole (never its last digits), so "1000 BPM" is refused as 1000, not read as "000 BPM".
+_TEMPO = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:bpm|beats per minute)\b|\btempo\s*(?:of\s*)?(\d+(?:\.\d+)?)", re.I)
 _BARS = re.compile(r"\b(\d{1,5})\s*-?\s*bars?\b", re.I)
 _MODE_WORDS = r"harmonic minor|major|minor|maj|min|dorian|phrygian|lydian|mixolydian|locrian|aeolian|ionian"
 # A key needs an upper-case letter ("A minor"), or "in"/"key of" before it, so "a minor change" is no key.
+# After "in" a lower-case letter needs an accidental or a mode ("in eb", "in a minor"), and the letter
+# must end the word, so "in a dark room", "in bed" and "in demand" name no key. Mode words are matched
+# in any case ("C Major").
+_ACC = "#b\u266d\u266f"
 _KEY = re.compile(
-    rf"(?:\b(?:in|key of)\s+([A-Ga-g])([#b\u266d\u266f]?)(?:\s*({_MODE_WORDS})\b|m\b)?)"
-    rf"|(?:\b([A-G])([#b\u266d\u266f]?)\s*({_MODE_WORDS})\b)"
+    rf"(?:\b(?i:in|key of)\s+([A-G]|[a-g](?=[{_ACC}]|\s*(?i:{_MODE_WORDS})\b|m\b))([{_ACC}]?)"
+    rf"(?:\s*((?i:{_MODE_WORDS}))\b|m\b)?(?![\w{_ACC}]))"
+    rf"|(?:\b([A-G])([{_ACC}]?)\s*((?i:{_MODE_WORDS}))\b)"
 )
 _MODE_ONLY = re.compile(rf"\b({_MODE_WORDS})\s+key\b|\bin\s+({_MODE_WORDS})\b", re.I)
 _MODE_ALIASES = {"maj": "major", "min": "minor"}
@@ -303,7 +309,7 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None) -> PipelineInt
     total = bars if bars is not None else explicit_bars(prompt)
     template = tables().arrangement.templates[genre.arrangement]
     total = check_bars(total) if total is not None else sum(s.bars for s in template.sections)
-    sections = list(dict.fromkeys(kinds("section")))
+    sections = kinds("section")  # in order, repeats kept: "verse chorus verse chorus" is a form
     duration = Duration(total_bars=total, sections=sections if len(sections) >= 2 else [])
 
     arc = next((w.split(":")[1] for w in kinds("word") if w.startswith("arc:")), template.arc)

@@ -62,11 +62,11 @@ def _chord_pcs(notes: list[int]) -> set[int]:
     return {n % 12 for n in notes}
 
 
-def _on_chord(pitch: int, pcs: set[int], scale: Scale) -> int:
-    """``pitch``, or the nearest in-scale chord tone within a whole tone."""
+def _on_chord(pitch: int, pcs: set[int], scale: Scale, low: int, high: int) -> int:
+    """``pitch``, or the nearest in-scale chord tone within a whole tone that stays in ``low..high``."""
     for delta in (0, -1, 1, -2, 2):
         p = pitch + delta
-        if p % 12 in pcs and scale.contains(p):
+        if p % 12 in pcs and scale.contains(p) and low <= p <= high:
             return p
     return pitch
 
@@ -89,7 +89,7 @@ def _statement(grid: SectionGrid, start: int, step: int, contour: tuple[int, ...
             break
         if offset % 4 == 0:
             here = next(s for s in grid.spans if s.start <= tick < s.end)
-            pitch = _on_chord(pitch, _chord_pcs(here.chord.notes), scale)
+            pitch = _on_chord(pitch, _chord_pcs(here.chord.notes), scale, low, high)
         accent = 98 if offset % 4 == 0 else 84
         notes.append(Note(tick=tick, duration=max(30, length * step - 20), pitch=pitch, velocity=velocity(accent, grid.section.energy, rng)))
     return notes, first

@@ -33,8 +33,8 @@ MINOR_MODES = frozenset(
     {"minor", "aeolian", "natural minor", "dorian", "phrygian", "locrian", "harmonic minor"}
 )
 """Modes written with a minor key signature (config/theory.toml marks the same ones ``minor``)."""
-MAJOR_SPELLING = {"D#": "Eb", "G#": "Ab", "A#": "Bb"}
-MINOR_SPELLING = {"Db": "C#", "Gb": "F#"}
+MAJOR_SPELLING = {"D#": "Eb", "G#": "Ab", "A#": "Bb", "Fb": "E", "E#": "F", "B#": "C"}
+MINOR_SPELLING = {"Db": "C#", "Gb": "F#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
 """Roots with no key signature of their own in that gender, and the enharmonic mido accepts."""
 CONDUCTOR = frozenset({"set_tempo", "time_signature", "key_signature", "marker"})
 """Meta events that belong to the whole song (track 0 of a Format 1 file)."""

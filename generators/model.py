@@ -26,8 +26,10 @@ Source = Literal["draft", "algorithmic", "llm", "cache", "fallback"]
 Output = Literal["progression", "midi", "presets", "effects", "arrangement", "playback"]
 OUTPUTS: tuple[Output, ...] = ("progression", "midi", "presets", "effects", "arrangement", "playback")
 NoteName = Literal[
-    "C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb", "B"
+    "C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb", "B",
+    "Cb", "Fb", "E#", "B#",
 ]
+"""A note name as a key signature spells it (Cb in Gb major, E# in F# major)."""
 
 
 class Model(BaseModel):

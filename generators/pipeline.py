@@ -28,7 +28,7 @@ from .chords import chords
 from .drums import drums
 from .errors import BadRequestError, GeneratorError, SessionError, StageError
 from .harmony import progression
-from .intent import check_bars, decompose
+from .intent import check_bars, decompose, explicit_bars, explicit_tempo
 from .melody import lead
 from .model import PARTS, Arrangement, Model, Part, PipelineIntent, Progression, SongState, StageRecord, Track
 
@@ -145,9 +145,17 @@ async def _parts(draft: Draft, attempt: int) -> Draft:
     async def one(part: Part) -> None:
         tracks[part] = await trio.to_thread.run_sync(make_part, draft, part, attempt)
 
-    async with trio.open_nursery() as nursery:
-        for part in PARTS:
-            nursery.start_soon(one, part)
+    try:
+        async with trio.open_nursery() as nursery:
+            for part in PARTS:
+                nursery.start_soon(one, part)
+    except ExceptionGroup as group:
+        # One failing part fails the stage with its own error, so that the retry logic and the
+        # user's one error line see it, not trio's "Exceptions from Trio nursery".
+        first: BaseException = group
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from group
     return draft.model_copy(update={"tracks": [tracks[p] for p in PARTS]})
 
 
@@ -202,8 +210,13 @@ def new_draft(prompt: str, *, seed: int | None = None, bars: int | None = None) 
     """A draft for ``prompt``, its input checked before anything runs."""
     if not prompt.strip():
         raise BadRequestError('the prompt is empty: describe the song, e.g. "Frank Ocean meets Burial, late-night vibes"')
+    # Numbers stated in the prompt are checked here too, so bad input fails before stage 1 starts
+    # (one error line, no progress lines, no folder).
+    explicit_tempo(prompt)
     if bars is not None:
         check_bars(bars)
+    elif (stated := explicit_bars(prompt)) is not None:
+        check_bars(stated)
     seed = secrets.randbelow(2**31) if seed is None else seed
     if not 0 <= seed < 2**63:
         raise BadRequestError(f"seed {seed} is out of range: give 0 to 2^63-1")

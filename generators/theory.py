@@ -31,21 +31,35 @@ def pitch_class(name: str) -> int:
     return (_LETTER_PC[letter.upper()] + accidentals.count("#") - accidentals.count("b")) % 12
 
 
+_LETTERS = "CDEFGAB"
+_ACCIDENTAL = {0: "", 1: "#", 11: "b"}
+
+
 @dataclass(frozen=True, slots=True)
 class Scale:
-    """A key: tonic pitch class, mode name and the spelling its key signature implies."""
+    """A key: tonic (pitch class and spelling), mode name, and the accidentals its signature uses."""
 
     tonic: int
     mode: str
     intervals: tuple[int, ...]
     flats: bool
+    tonic_name: str = ""
 
     @property
     def pitch_classes(self) -> frozenset[int]:
         return frozenset((self.tonic + i) % 12 for i in self.intervals)
 
     def name(self, pc: int) -> str:
-        return (FLAT_NAMES if self.flats else SHARP_NAMES)[pc % 12]
+        """How the key spells pitch class ``pc``: a scale tone by its degree's letter (Cb, not B,
+        in Eb minor), anything else with the key's sharps or flats."""
+        pc %= 12
+        if self.tonic_name and len(self.intervals) == 7 and pc in self.pitch_classes:
+            degree = next(d for d, i in enumerate(self.intervals) if (self.tonic + i) % 12 == pc)
+            letter = _LETTERS[(_LETTERS.index(self.tonic_name[0]) + degree) % 7]
+            accidental = _ACCIDENTAL.get((pc - _LETTER_PC[letter]) % 12)
+            if accidental is not None:
+                return letter + accidental
+        return (FLAT_NAMES if self.flats else SHARP_NAMES)[pc]
 
     def degree_pc(self, degree: int) -> int:
         """Pitch class of zero-based scale ``degree`` (may exceed the scale length)."""
@@ -100,7 +114,7 @@ def scale_of(root: str, mode: str) -> Scale:
         flats = False
     else:
         flats = _relative_major(tonic, intervals) not in _SHARP_KEYS
-    return Scale(tonic, mode, intervals, flats)
+    return Scale(tonic, mode, intervals, flats, root[0].upper() + root[1:])
 
 
 _SHARP_COUNT = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 1: 7}

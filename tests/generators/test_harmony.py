@@ -1,0 +1,175 @@
+"""Stage 2: progressions — chord count, voicings and voice-leading, symbols, the out-of-scale
+budget — and the MPC Beats ``.progression`` file written from them (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+
+import pytest
+
+from generators import session
+from generators.harmony import BASS_LOW, OUT_BUDGET, UPPER, progression
+from generators.intent import decompose
+from generators.model import Progression
+from generators.tables import tables
+from generators.theory import pitch_class, scale_of
+
+from .songs import NEO_SOUL, example_prompts, song
+
+EXTRA = ["weird experimental jazzy neo soul", "unexpected chromatic gospel in C major", "weird jazzy trap", "unusual house in A minor"]
+SEEDS = (1, 2, 3, 16, 18, 20)  # 16, 18 and 20 borrow chords for several prompts
+
+
+@pytest.fixture(scope="module")
+def sweep() -> list[tuple[str, int, Progression]]:
+    result = []
+    for prompt in [*example_prompts(), *EXTRA]:
+        for seed in SEEDS:
+            intent = decompose(prompt, seed=seed)
+            result.append((prompt, seed, progression(intent, seed=seed)))
+    return result
+
+
+def tones(chord) -> set[int]:
+    return {(pitch_class(chord.root) + i) % 12 for i in tables().theory.qualities[chord.quality].intervals}
+
+
+def test_at_most_16_chords(sweep):
+    assert all(1 <= len(p.chords) <= 16 for _, _, p in sweep)
+
+
+def test_voicings_ascend_from_the_bass(sweep):
+    for prompt, seed, prog in sweep:
+        for c in prog.chords:
+            where = (prompt, seed, c.symbol, c.notes)
+            assert c.notes == sorted(set(c.notes)), where
+            assert BASS_LOW <= c.notes[0] < BASS_LOW + 12, where
+            assert c.notes[0] % 12 == pitch_class(c.bass or c.root), where
+            assert c.notes[0] < c.notes[1], where
+
+
+def test_upper_structure_is_in_range_and_made_of_chord_tones(sweep):
+    for prompt, seed, prog in sweep:
+        for c in prog.chords:
+            upper = c.notes[1:]
+            assert len(upper) >= 3, (prompt, seed, c.symbol)
+            assert UPPER[0] <= min(upper) and max(upper) <= UPPER[1], (prompt, seed, c.symbol, c.notes)
+            assert {n % 12 for n in upper} <= tones(c), (prompt, seed, c.symbol, c.notes)
+
+
+def movement(a: list[int], b: list[int]) -> float:
+    """Mean distance in semitones from each voice of ``b`` to the nearest voice of ``a``."""
+    return statistics.mean(min(abs(x - y) for y in a) for x in b)
+
+
+def test_voice_leading_moves_little(sweep):
+    for prompt, seed, prog in sweep:
+        chords = prog.chords
+        for a, b in zip(chords, chords[1:] + chords[:1]):  # the loop wraps around
+            assert movement(a.notes[1:], b.notes[1:]) <= 5, (prompt, seed, a.symbol, a.notes, b.symbol, b.notes)
+
+
+SYMBOL = re.compile(r"([A-G][#b]?)(.*?)(?:/([A-G][#b]?))?")
+
+
+def test_symbols_parse_back_to_root_quality_and_bass(sweep):
+    for prompt, seed, prog in sweep:
+        scale = scale_of(prog.key.root, prog.key.mode)
+        for c in prog.chords:
+            root, quality, bass = SYMBOL.fullmatch(c.symbol).groups()
+            assert (root, quality, bass) == (c.root, c.quality, c.bass), (prompt, seed, c)
+            assert scale.name(pitch_class(root)) == root  # spelled as the key signature spells
+            assert quality in tables().theory.qualities
+
+
+def test_slash_bass_is_a_chord_tone_other_than_the_root(sweep):
+    slashes = [(p, s, c) for p, s, prog in sweep for c in prog.chords if c.bass is not None]
+    assert slashes, "some progression uses an inversion"
+    for prompt, seed, c in slashes:
+        assert pitch_class(c.bass) in tones(c) - {pitch_class(c.root)}, (prompt, seed, c.symbol)
+
+
+def in_scale_share(prog: Progression) -> float:
+    scale = scale_of(prog.key.root, prog.key.mode)
+    total = sum(len(tones(c)) * c.beats for c in prog.chords)
+    inside = sum(sum(scale.contains(t) for t in tones(c)) * c.beats for c in prog.chords)
+    return inside / total
+
+
+def test_borrowed_colour_stays_within_the_budget(sweep):
+    shares = [(in_scale_share(p), prompt, seed) for prompt, seed, p in sweep]
+    assert min(shares)[0] >= 1 - OUT_BUDGET, min(shares)
+    assert [s for s in shares if s[0] < 1], "the sweep includes borrowed chords, so the budget is exercised"
+
+
+def test_stated_key_is_the_progressions_key():
+    intent = decompose(NEO_SOUL, seed=1)
+    prog = progression(intent, seed=1)
+    assert prog.key == intent.key and prog.key.label() == "Eb minor"
+    assert prog.chords[0].root == "Eb"
+
+
+def test_half_time_doubles_every_chords_length():
+    intent = decompose("Frank Ocean meets Burial", seed=1)
+    assert intent.tempo.half_time
+    template = next(t for t in tables().arrangement.progressions if "dorian" in t.modes)
+    prog = progression(intent, seed=1, template=template)
+    assert [c.beats for c in prog.chords] == [min(2 * b, 32) for b in (template.beats or [4] * len(template.degrees))]
+    straight = progression(intent.model_copy(update={"tempo": intent.tempo.model_copy(update={"half_time": False})}), seed=1, template=template)
+    assert [c.beats for c in straight.chords] == (template.beats or [4] * len(template.degrees))
+
+
+def test_template_degrees_become_the_chords():
+    intent = decompose("Deep house in A minor", seed=2)
+    template = next(t for t in tables().arrangement.progressions if "minor" in t.modes and not any(d[0] in "b#" for d in t.degrees))
+    prog = progression(intent, seed=2, template=template)
+    scale = scale_of("A", "minor")
+    assert [pitch_class(c.root) for c in prog.chords] == [scale.degree_pc(int(d) - 1) for d in template.degrees]
+
+
+def test_same_seed_same_progression_and_seeds_differ():
+    intent = decompose("Neo soul", seed=1)
+    assert progression(intent, seed=5) == progression(intent, seed=5)
+    assert len({tuple(progression(intent, seed=s).symbols()) for s in range(10)}) > 1
+
+
+# --- the MPC Beats .progression file --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prompt", [NEO_SOUL, "Frank Ocean meets Burial"])
+def test_progression_file_has_exactly_the_mpc_shape(prompt):
+    s = song(prompt, 1)
+    name = session.progression_name(s)
+    data = json.loads(session.progression_file(s.progression, name))
+    assert list(data) == ["progression"]
+    body = data["progression"]
+    assert list(body) == ["name", "rootNote", "scale", "recordingOctave", "chords"]
+    assert body["name"] == name
+    assert body["rootNote"] == s.progression.key.root
+    assert body["scale"] == tables().theory.scales[s.progression.key.mode].mpc
+    assert body["recordingOctave"] == 2
+    assert 1 <= len(body["chords"]) <= 16
+    assert [c["role"] for c in body["chords"]] == ["Root"] + ["Normal"] * (len(body["chords"]) - 1)
+    for written, chord in zip(body["chords"], s.progression.chords, strict=True):
+        assert list(written) == ["name", "role", "notes"]
+        assert written["name"] == chord.symbol
+        assert written["notes"] == chord.notes
+        assert all(type(n) is int and 0 <= n <= 127 for n in written["notes"])
+
+
+def test_neo_soul_progression_file_says_eb_minor():
+    body = json.loads(session.progression_file(song(NEO_SOUL, 1).progression, "backbeat-x"))["progression"]
+    assert (body["rootNote"], body["scale"]) == ("Eb", "Minor")
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [NEO_SOUL, "Lo-fi hip-hop, late-night, half-time feel", "Frank Ocean meets Burial, late-night vibes and a very long description of the mood"],
+)
+def test_progression_name_has_exactly_one_hyphen(prompt):
+    name = session.progression_name(song(prompt, 1))
+    assert name.count("-") == 1 and name.startswith("backbeat-")
+    assert 0 < len(name) - len("backbeat-") <= 40
+    assert prompt.replace("-", " ").startswith(name.removeprefix("backbeat-"))
