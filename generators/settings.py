@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     max_concurrent_requests: Annotated[int, Field(ge=1, le=64)] = 4
     requests_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 60
     llm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+    """Seconds an LLM server may take to connect, to accept the request and to start answering."""
+    llm_stall_s: Annotated[float, Field(gt=0, le=600)] = 20.0
+    """Seconds without a byte, once an answer has started streaming, before the attempt is abandoned."""
+    llm_max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    """HTTP attempts per LLM request, the first included, on 429, 5xx, timeouts, stalls and drops."""
+    llm_cache: bool = True
+    """Reuse identical earlier LLM answers from the SQLite cache in the user cache dir."""
     stage_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     """Attempts per pipeline stage before it fails (or falls back to the algorithmic stage)."""
     playback: PlaybackSettings = PlaybackSettings()

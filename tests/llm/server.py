@@ -1,0 +1,295 @@
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benchmarks.
+
+``FakeLLMServer`` speaks ``POST /v1/chat/completions`` (streamed as server-sent events ending in
+``data: [DONE]``, or one JSON document when the request does not ask to stream) and ``GET /v1/models``.
+Each request takes the next ``Reply`` from a queue (the ``default`` when it is empty), which says what
+to answer and how badly: latency before the headers and before the first token, tokens per second,
+an error status with headers (429 with ``Retry-After``), a stall, a dropped connection, a stream that
+ends without ``[DONE]``, a server that ignores ``"stream": true``. Every request is recorded with its
+headers and body, and the server counts the most requests it ever had in flight at once.
+
+It runs ``http.server`` threads, so it keeps real time whatever clock the client's trio run uses.
+Replies are paced on an absolute schedule (first token at t0, token n at t0 + n / rate), and every
+wait ends early when the server closes, so a stalled reply never holds a test up.
+
+    with FakeLLMServer(Reply(status=429, headers={"Retry-After": "1"}), Reply(text="hi")) as server:
+        ... Settings(llm_base_url=server.url) ...
+        assert len(server.requests) == 2
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the server does with one request."""
+
+    text: str = "ok"
+    """The answer's content, sent in tokens of ``chars_per_token`` characters."""
+    status: int = 200
+    """An error status (>= 400) sends an OpenAI-style error document instead of an answer."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra response headers, e.g. {"Retry-After": "1"}."""
+    error: str = "scripted failure"
+    """The error message of an error status."""
+    headers_delay_s: float = 0.0
+    """Silence before the status line: a server busy before it answers at all."""
+    first_token_s: float = 0.0
+    """Silence after the headers, before the first token."""
+    ping_s: float | None = None
+    """While waiting for the first token, send an SSE comment (":") this often, as llama-server does."""
+    tokens_per_s: float | None = None
+    """Pace of the tokens after the first; None sends them as fast as possible."""
+    chars_per_token: int = 4
+    stall_after: int | None = None
+    """Go silent for ``stall_s`` after this many tokens (then carry on, if the client is still there)."""
+    stall_s: float = 30.0
+    drop_after: int | None = None
+    """Close the connection after this many tokens, mid-body (no terminating chunk)."""
+    finish: bool = True
+    """Send the finish_reason chunk and ``[DONE]``; False ends the body cleanly without them."""
+    stream: bool | None = None
+    """None streams when the request asks to; False always answers with one JSON document."""
+
+    def tokens(self) -> list[str]:
+        n = max(1, self.chars_per_token)
+        return [self.text[i : i + n] for i in range(0, len(self.text), n)]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Header names in lower case."""
+    body: Any
+    """The JSON body, parsed (None when there was none or it was not JSON)."""
+    at: float
+    """``time.monotonic()`` when the request had been read."""
+
+
+class FakeLLMServer:
+    """The server; use as a context manager (``__enter__`` starts it, ``__exit__`` stops it)."""
+
+    def __init__(self, *replies: Reply, default: Reply | None = None) -> None:
+        self.default = default or Reply()
+        self.requests: list[Recorded] = []
+        self.max_in_flight = 0
+        self._queue: deque[Reply] = deque(replies)
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.fake = self
+        # A short poll interval: shutdown() waits for the serving loop to notice, once per interval.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-llm", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """The base URL to configure as ``llm_base_url``."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def script(self, *replies: Reply) -> None:
+        """Queue more replies, answered in order."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def __enter__(self) -> FakeLLMServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closing.set()  # ends every scripted wait at once
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def pause(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less when the server closes; True if it is closing."""
+        return self._closing.wait(max(0.0, seconds))
+
+    def pause_until(self, deadline: float) -> bool:
+        return self.pause(deadline - time.monotonic())
+
+    def _begin(self, request: Recorded) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            return self._queue.popleft() if self._queue else self.default
+
+    def _end(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeLLMServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing a kept-alive connection (or giving up on a stalled answer) is routine.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive and chunked bodies, as real servers speak
+    server: _Server
+    _counted = False
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/v1/models":
+            self._send_json(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+        else:
+            self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply = fake._begin(Recorded("POST", self.path, headers, body, time.monotonic()))
+        self._counted = True
+        try:
+            if fake.pause(reply.headers_delay_s):
+                return
+            if self.path.rstrip("/") != "/v1/chat/completions":
+                self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            elif reply.status >= 400:
+                error = {"message": reply.error, "type": "scripted", "code": reply.status}
+                self._send_json(reply.status, {"error": error}, reply.headers)
+            elif reply.stream is not False and isinstance(body, dict) and body.get("stream"):
+                self._stream(fake, reply, body)
+            else:
+                self._complete(fake, reply, body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up on this request (a stall, a cancel): nothing to clean up
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        """Stop counting this request as in flight: called before its last bytes go out, so a client
+        can never see an answer end, start another request, and find the server counting both."""
+        if self._counted:
+            self._counted = False
+            self.server.fake._end()
+
+    def _stream(self, fake: FakeLLMServer, reply: Reply, body: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        model = body.get("model", "test-model")
+        t0 = time.monotonic() + reply.first_token_s
+        if reply.ping_s:
+            while (ping := time.monotonic() + reply.ping_s) < t0:
+                if fake.pause_until(ping):
+                    return
+                self._write_chunk(b":\n\n")
+        stall_end = 0.0
+        for i, token in enumerate(reply.tokens()):
+            if reply.drop_after is not None and i == reply.drop_after:
+                self._drop()
+                return
+            if reply.stall_after is not None and i == reply.stall_after:
+                if fake.pause(reply.stall_s):
+                    return
+                stall_end = reply.stall_s  # later tokens keep their spacing, shifted by the stall
+            due = t0 + stall_end + (i / reply.tokens_per_s if reply.tokens_per_s else 0.0)
+            if fake.pause_until(due):
+                return
+            delta = {"role": "assistant", "content": token} if i == 0 else {"content": token}
+            self._event(_chunk(model, delta, None))
+        self._done()
+        if reply.finish:
+            self._event(_chunk(model, {}, "stop"))
+            self._event("[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _complete(self, fake: FakeLLMServer, reply: Reply, body: Any) -> None:
+        pace = len(reply.tokens()) / reply.tokens_per_s if reply.tokens_per_s else 0.0
+        if fake.pause(reply.first_token_s + pace):
+            return
+        model = body.get("model", "test-model") if isinstance(body, dict) else "test-model"
+        message = {"role": "assistant", "content": reply.text}
+        self._send_json(
+            200,
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            },
+            reply.headers,
+        )
+
+    def _event(self, payload: Any) -> None:
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        self._write_chunk(f"data: {text}\n\n".encode())
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _drop(self) -> None:
+        self._done()
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _send_json(self, status: int, doc: Any, headers: Mapping[str, str] | None = None) -> None:
+        self._done()
+        data = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _chunk(model: str, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
