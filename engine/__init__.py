@@ -2,15 +2,22 @@
 
 Layers, bottom up:
 
-* ``time``      ticks at 480 PPQ, meters and the tempo map (ticks <-> seconds).
-* ``events``    frozen values: ``Note``, ``Clip``, ``Event`` (one MIDI message at a tick).
-* ``ledger``    which (port, channel, note) is sounding, so nothing is ever left hanging.
-* ``scheduler`` pure: pending events, replace-from-tick, tempo, start/stop — no clock, no I/O.
-* ``rt``        the engine process: one loop that sleeps to absolute deadlines and sends.
-* ``ports``     python-rtmidi outputs/inputs, and the terminal monitor when no MIDI API works.
-* ``client``    the owner's handle on the engine process (spawn, commands, telemetry).
+* ``time``        ticks at 480 PPQ, meters and the tempo map (ticks <-> seconds).
+* ``events``      frozen values: ``Note``, ``Clip``, ``Event`` (one MIDI message at a tick).
+* ``errors``      the one error root, ``EngineError``, and its subclasses.
+* ``ledger``      which (port, channel, note) is sounding, so nothing is ever left hanging.
+* ``scheduler``   pure: pending events, replace-from-tick, tempo, jumps, start/stop — no clock, no I/O.
+* ``clock_sync``  pure: MIDI clock out from the transport; tempo and start/stop from a clock in.
+* ``stats``       the bounded lateness histogram.
+* ``commands``    what crosses the pipe: config, commands, telemetry (frozen dataclasses).
+* ``ports``       python-rtmidi outputs/inputs; ``monitor`` the terminal monitor and null sink.
+* ``priority``    timer slack and real-time priority, as granted.
+* ``outbox``      non-blocking frames from the engine to its owner.
+* ``rt``          the engine process: one loop that sleeps to absolute deadlines and sends.
+* ``client``      the owner's handle on the engine process (spawn, commands, telemetry).
+* ``feed``        owner side, pure: hand a finished song to the engine a horizon ahead (and loop).
 
 The engine owns timing and sending. It must never generate music, parse LLM output, touch the
-session folder, or import ``generators``/``daemon``/``trio``: the engine process stays small so its
-clock is not disturbed by anything else.
+session folder, or import ``generators``/``daemon``/``trio``/``pydantic``: the engine process stays
+small so its clock is not disturbed by anything else. See docs/ENGINE.md.
 """

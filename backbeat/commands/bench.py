@@ -1,0 +1,28 @@
+"""``backbeat bench pipeline|timing [--json]``: run a benchmark and report what it measured."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from benchmarks import pipeline
+
+    result = pipeline.measure(runs=args.runs, bars=args.bars)
+    print(json.dumps(result, indent=2) if args.json else pipeline.report(result))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench", help="benchmarks: pipeline speed, engine timing")
+    which = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    p = which.add_parser("pipeline", help="time the algorithmic pipeline on a 64-bar, 4-part song")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--bars", type=int, default=64)
+    p.set_defaults(run=_pipeline)
+
+    from benchmarks import timing  # its module defines its own options
+
+    timing.register(which)

@@ -1,0 +1,163 @@
+"""``backbeat play SESSION_DIR``: play a session folder's arrangement in real time, in the foreground.
+
+The song's events go to the engine process a commit horizon ahead of its playhead (``engine.feed``);
+the engine does the timing. Ctrl-C, SIGINT and SIGTERM only set a flag that the feed loop checks
+every few milliseconds: a signal never interrupts a half-written command, and the stop that follows
+ends every sounding note before the engine exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from engine.client import EngineClient
+from engine.commands import EngineConfig, Telemetry
+from engine.events import Clip, clip_events
+from engine.feed import Feeder
+from engine.time import PPQ, Meter, TempoMap
+
+API_CHOICES = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor")
+TURN = 0.02
+"""Seconds between feed-loop turns (the engine wakes the loop sooner with telemetry)."""
+MIN_HORIZON = 0.25
+"""Seconds: the feed loop must stay ahead of one telemetry interval plus a turn."""
+
+
+def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
+    """The port options shared by every command that plays (``play``, and the daemon's)."""
+    parser.add_argument("--midi-api", choices=API_CHOICES, default=None, help="MIDI system (default: settings, auto)")
+    parser.add_argument(
+        "--port", action="append", default=[], metavar="NAME",
+        help="play into existing output ports whose names contain NAME (repeatable); default: a virtual port",
+    )
+    parser.add_argument(
+        "--clock-out", action="append", nargs="?", const="", metavar="NAME",
+        help="send MIDI clock (24 ppqn, start/stop, song position) to the note outputs, or to ports matching NAME",
+    )
+    parser.add_argument("--follow-clock", metavar="NAME", help="take tempo and start/stop from MIDI clock on input NAME")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("play", help="play a session folder into MIDI ports in real time")
+    parser.add_argument("session", type=Path, metavar="SESSION_DIR", help="a folder written by backbeat generate")
+    add_midi_arguments(parser)
+    parser.add_argument("--loop", action="store_true", help="start again at the end, seamlessly")
+    parser.set_defaults(run=run)
+
+
+def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter) -> EngineConfig:
+    """An EngineConfig from the command line, with the user's playback settings as defaults."""
+    from generators.settings import settings  # the CLI process may use pydantic; the engine may not
+
+    playback = settings().playback
+    clock_out = None
+    if args.clock_out is not None:
+        names = tuple(n for n in args.clock_out if n)
+        clock_out = () if "" in args.clock_out else names
+    return EngineConfig(
+        midi_api=args.midi_api or playback.midi_api,
+        ports=tuple(args.port),
+        client_name=playback.client_name,
+        port_name=playback.port_name,
+        clock_out=clock_out,
+        follow=args.follow_clock,
+        tempo=tempo,
+        meter=meter,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from generators.render import meter, song_clips, song_end, tempo_map
+    from generators.session import load_song
+
+    song = load_song(args.session)
+    config = engine_config(args, tempo_map(song), meter(song))
+    return play_clips(song_clips(song), config, end=song_end(song), loop=args.loop, title=str(args.session))
+
+
+@contextmanager
+def stop_signals() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM append their number to the yielded list instead of raising."""
+    caught: list[int] = []
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, _frame: caught.append(signum)) for s in handled}
+    try:
+        yield caught
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def play_clips(clips: list[Clip], config: EngineConfig, *, end: int | None = None, loop: bool = False,
+               title: str = "song") -> int:
+    """Play ``clips`` through a fresh engine until the end (or, looping, until a signal)."""
+    from generators.settings import settings
+
+    events = [e for clip in clips for e in clip_events(clip)]
+    end = end if end is not None else max((c.end for c in clips), default=0)
+    horizon_s = max(settings().playback.commit_horizon_ms / 1000, MIN_HORIZON)
+    with stop_signals() as caught, EngineClient(config) as engine:
+        _announce(engine, title, config)
+        feeder = Feeder(events, end, loop=loop)
+        following = config.follow is not None
+        last_state = "stopped"
+        if not following:
+            _feed(engine, feeder, 0.0, horizon_s, config.tempo.bpm_at(0))
+            engine.start(0)
+            last_state = engine.wait_telemetry().state  # so the loop never sees the pre-start state
+        while not caught:
+            engine.poll(TURN)
+            engine.recv_telemetry()
+            for notice in engine.take_notices():
+                print(f"backbeat: {notice.text}", file=sys.stderr)
+            telemetry = engine.telemetry
+            assert telemetry is not None
+            if following and telemetry.state != last_state:
+                feeder.rewind(telemetry.tick)  # the external clock started or stopped us
+            last_state = telemetry.state
+            if telemetry.state != "playing" and not following:
+                break
+            playhead = telemetry.tick_at(time.perf_counter())
+            if telemetry.state == "playing":
+                _feed(engine, feeder, playhead, horizon_s, telemetry.bpm)
+            if feeder.finished(playhead):
+                break
+        engine.stop()
+        final = engine.wait_telemetry()
+    _summary(final)
+    if caught:
+        print("backbeat: stopped (every note ended)", file=sys.stderr)
+        return 128 + caught[0]
+    return 0
+
+
+def _feed(engine: EngineClient, feeder: Feeder, playhead: float, horizon_s: float, bpm: float) -> None:
+    for item in feeder.feed(playhead, horizon_s * bpm * PPQ / 60.0):
+        if item.jump is not None:
+            engine.jump(*item.jump)
+        if item.events:
+            engine.schedule(item.events)
+
+
+def _announce(engine: EngineClient, title: str, config: EngineConfig) -> None:
+    telemetry = engine.telemetry
+    assert telemetry is not None
+    for notice in engine.take_notices():
+        print(f"backbeat: {notice.text}", file=sys.stderr)
+    ports = ", ".join(f"{p.name} ({p.role})" for p in telemetry.ports)
+    how = "waiting for MIDI clock on " + config.follow if config.follow else f"{telemetry.bpm:g} BPM"
+    print(f"backbeat: playing {title} into {ports} [{telemetry.api}], {how}; Ctrl-C stops", file=sys.stderr)
+
+
+def _summary(t: Telemetry) -> None:
+    print(
+        f"backbeat: {t.events_sent} messages sent; lateness p50 {t.p50_ms:.2f} ms, p99 {t.p99_ms:.2f} ms, "
+        f"max {t.max_ms:.2f} ms; priority {t.priority}",
+        file=sys.stderr,
+    )

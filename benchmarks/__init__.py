@@ -1,0 +1,1 @@
+"""Benchmarks that measure and report (never timed tests): ``backbeat bench pipeline|timing``."""

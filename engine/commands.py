@@ -1,0 +1,178 @@
+"""What crosses the pipe between the owner and the engine process: config, commands, telemetry.
+
+All frozen dataclasses of plain values and ``engine.events``/``engine.time`` values, so pickling them
+is cheap and the engine process needs nothing beyond ``engine`` to read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .events import Event
+from .time import PPQ, Meter, TempoMap
+
+MIDI_APIS = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor", "null")
+"""``auto`` picks the first usable API; ``monitor`` prints notes; ``null`` discards (benchmarks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How the engine process sets itself up."""
+
+    midi_api: str = "auto"
+    ports: tuple[str, ...] = ()
+    """Existing output ports to play into, by name substring; empty: one virtual port."""
+    client_name: str = "backbeat"
+    port_name: str = "out"
+    clock_out: tuple[str, ...] | None = None
+    """Ports that get MIDI clock: None for none; () for every note output; else name substrings
+    (of a note output, or of another existing port, which is then opened for clock only)."""
+    follow: str | None = None
+    """Input port (name substring) whose MIDI clock sets tempo and start/stop."""
+    tempo: TempoMap = field(default_factory=TempoMap)
+    meter: Meter = field(default_factory=Meter)
+    rt_priority: int = 20
+    """SCHED_FIFO priority to ask for (0: do not ask); ``nice`` is the fallback."""
+    nice: int = -10
+    telemetry_interval: float = 0.1
+    port_poll_interval: float = 1.0
+    stale_after: float = 0.1
+    """A note-on that comes due this many seconds late is dropped instead of played."""
+
+    def __post_init__(self) -> None:
+        if self.midi_api not in MIDI_APIS:
+            raise ValueError(f"unknown MIDI API {self.midi_api!r} (choose from {', '.join(MIDI_APIS)})")
+
+
+# --- owner -> engine ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceFrom:
+    track: str
+    tick: int
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SetTempo:
+    tick: int
+    bpm: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetTempoMap:
+    tempo: TempoMap
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    tick: int | None = 0
+    """None: continue from where the transport stands."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Jump:
+    at_tick: int | None
+    to_tick: int
+
+
+@dataclass(frozen=True, slots=True)
+class Panic:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTelemetry:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResetStats:
+    """Start the lateness histogram and counters afresh (benchmarks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    pass
+
+
+Command = (
+    Schedule | ReplaceFrom | SetTempo | SetTempoMap | Start | Stop | Jump | Panic | RequestTelemetry
+    | ResetStats | Shutdown
+)
+
+
+# --- engine -> owner ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PortStatus:
+    name: str
+    """The port's full name as the MIDI API shows it (or what the user asked for, while down)."""
+    role: str
+    """``notes``, ``clock``, ``notes+clock``, ``follow`` or ``monitor``."""
+    up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """The engine's state at ``time`` (perf_counter seconds, the same clock in every process)."""
+
+    time: float
+    state: str
+    """``playing`` or ``stopped``."""
+    tick: int
+    """The playhead."""
+    bpm: float
+    anchor_time: float
+    anchor_tick: float
+    """While playing, ``anchor_tick`` played at ``anchor_time``; deadlines follow from the tempo map."""
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    early_count: int
+    early_max_ms: float
+    samples: int
+    """Sends measured in the lateness figures (scheduled events and clock pulses)."""
+    events_sent: int
+    dropped_stale: int
+    ports: tuple[PortStatus, ...]
+    api: str
+    priority: str
+    timer_slack_ns: int | None
+    clock: str
+    """``internal``, or ``follow`` when an external clock drives the transport."""
+    pid: int
+
+    def tick_at(self, now: float) -> float:
+        """The playhead extrapolated to ``now`` at ``bpm`` (good for the next fraction of a second)."""
+        if self.state != "playing":
+            return float(self.tick)
+        return self.tick + (now - self.time) * self.bpm * PPQ / 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the owner should tell the user: a port went down or came back, a bad command."""
+
+    text: str
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """The engine could not start; ``error`` names a class in ``engine.errors``."""
+
+    error: str
+    message: str
