@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from .events import Event
 from .time import PPQ, Meter, TempoMap
 
-MIDI_APIS = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor", "null")
-"""``auto`` picks the first usable API; ``monitor`` prints notes; ``null`` discards (benchmarks)."""
+MIDI_APIS = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor", "null", "record")
+"""``auto`` picks the first usable API; ``monitor`` prints notes; ``null`` discards (benchmarks);
+``record`` writes every message with its tick to ``record_path`` (tests)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +39,14 @@ class EngineConfig:
     port_poll_interval: float = 1.0
     stale_after: float = 0.1
     """A note-on that comes due this many seconds late is dropped instead of played."""
+    record_path: str | None = None
+    """File the ``record`` API writes to."""
 
     def __post_init__(self) -> None:
         if self.midi_api not in MIDI_APIS:
             raise ValueError(f"unknown MIDI API {self.midi_api!r} (choose from {', '.join(MIDI_APIS)})")
+        if self.midi_api == "record" and not self.record_path:
+            raise ValueError("the record API needs a record_path")
 
 
 # --- owner -> engine ---------------------------------------------------------------------------

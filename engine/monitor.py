@@ -1,4 +1,5 @@
-"""Outputs that are not MIDI ports: the terminal monitor (notes printed as they play) and a null sink.
+"""Outputs that are not MIDI ports: the terminal monitor (notes printed as they play), a null sink,
+and a recorder that writes every message with its tick to a file (for tests that check exact ticks).
 
 The monitor is where playback goes when no MIDI API is usable, so a bare machine still shows the
 song in real time. It prints note-ons and transport changes, one line each, flushed once per engine
@@ -86,3 +87,40 @@ class NullOutput(MonitorOutput):
 
     def transport(self, kind: str, tick: int) -> None:
         pass
+
+
+class RecordOutput(NullOutput):
+    """Writes ``tick track status data...`` (hex bytes) per message to ``path``, flushed each loop turn."""
+
+    label = "record"
+    name = "recorder"
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._file = open(path, "a", buffering=1 << 16, encoding="ascii")  # noqa: SIM115 - closed in close()
+
+    def send(self, message: tuple[int, ...], tick: int = -1, track: str = "") -> None:
+        self._file.write(f"{tick} {track or '-'} {' '.join(f'{b:02x}' for b in message)}\n")
+
+    def transport(self, kind: str, tick: int) -> None:
+        self._file.write(f"{tick} - {kind}\n")
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def read_record(path: str) -> list[tuple[int, str, tuple[int, ...] | str]]:
+    """The (tick, track, message bytes or transport kind) lines a ``RecordOutput`` wrote."""
+    rows: list[tuple[int, str, tuple[int, ...] | str]] = []
+    with open(path, encoding="ascii") as f:
+        for line in f:
+            tick, track, rest = line.rstrip("\n").split(" ", 2)
+            if rest.isalpha():
+                rows.append((int(tick), track, rest))
+            else:
+                rows.append((int(tick), track, tuple(int(b, 16) for b in rest.split())))
+    return rows

@@ -22,7 +22,7 @@ import rtmidi
 
 from .commands import EngineConfig, PortStatus
 from .errors import NoMidiApiError, PortError, PortNotFoundError, VirtualPortUnsupportedError
-from .monitor import MonitorOutput, NullOutput
+from .monitor import MonitorOutput, NullOutput, RecordOutput
 
 APIS = {
     "alsa": rtmidi.API_LINUX_ALSA,
@@ -107,7 +107,7 @@ def choose_api(requested: str) -> str:
     Raises:
         NoMidiApiError: with one line that says why nothing works and how to fix it.
     """
-    if requested in ("monitor", "null"):
+    if requested in ("monitor", "null", "record"):
         return requested
     names = platform_apis() if requested == "auto" else (requested,)
     statuses = [probe(name) for name in names]
@@ -313,6 +313,8 @@ def open_ports(config: EngineConfig, on_input: Callable[[list[int]], None]) -> P
             ports.notes.append(MonitorOutput(config.meter))
         elif api == "null":
             ports.notes.append(NullOutput())
+        elif api == "record":
+            ports.notes.append(RecordOutput(config.record_path or ""))
         elif config.ports:
             ports.notes.extend(RtOutput(api, config.client_name, pattern=p) for p in dict.fromkeys(config.ports))
         else:
@@ -321,7 +323,7 @@ def open_ports(config: EngineConfig, on_input: Callable[[list[int]], None]) -> P
             port.open()
         _open_clock(config, ports)
         if config.follow is not None:
-            if api in ("monitor", "null"):
+            if api in ("monitor", "null", "record"):
                 raise PortError("following an external clock needs a MIDI API (none is usable here)")
             ports.follow = RtInput(api, config.client_name, config.follow, on_input)
             ports.follow.open()
@@ -335,9 +337,9 @@ def _open_clock(config: EngineConfig, ports: PortSet) -> None:
     if config.clock_out is None:
         return
     patterns = config.clock_out
-    if not patterns or ports.api in ("monitor", "null"):
+    if not patterns or ports.api in ("monitor", "null", "record"):
         ports.clock = list(ports.notes)
-    for pattern in patterns if ports.api not in ("monitor", "null") else ():
+    for pattern in patterns if ports.api not in ("monitor", "null", "record") else ():
         wanted = pattern.casefold()
         same = [o for o in ports.notes if wanted in o.label.casefold() or wanted in o.name.casefold()]
         if same:

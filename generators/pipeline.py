@@ -185,6 +185,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("effects", "Building effect chains", in_thread(_effects), _sum_effects),
     Stage("assembly", "Assembling and validating", in_thread(_assemble), _sum_assemble),
 )
+STAGE_NAMES = tuple(s.name for s in STAGES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,11 +250,15 @@ async def compose_async(
     attempts: int = 3,
     on_progress: ProgressSink = _ignore,
     checkpoint: Callable[[Draft], None] | None = None,
+    until: str | None = None,
 ) -> Draft:
-    """Every stage ``draft`` has not completed, in order; ``checkpoint`` is called after each."""
+    """Every stage ``draft`` has not completed, in order, up to and including ``until`` (all by
+    default); ``checkpoint`` is called after each."""
     for index, stage in enumerate(STAGES, start=1):
         if stage.name in draft.completed:
             continue
+        if until is not None and STAGE_NAMES.index(stage.name) > STAGE_NAMES.index(until):
+            break
         on_progress(Progress(index, stage.name, "start", f"{stage.doing}..."))
         draft = await _attempt(stage, draft, attempts, on_progress, index)
         if checkpoint is not None:

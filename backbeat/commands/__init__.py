@@ -3,5 +3,5 @@
 A command's handler takes the parsed ``argparse.Namespace`` and returns the process exit code.
 """
 
-COMMANDS = ("generate", "midi", "bench", "play", "ports")
+COMMANDS = ("generate", "play", "daemon", "ports", "midi", "bench")
 """Modules of this package registered, in help order."""

@@ -44,10 +44,13 @@ def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("play", help="play a session folder into MIDI ports in real time")
-    parser.add_argument("session", type=Path, metavar="SESSION_DIR", help="a folder written by backbeat generate")
+    parser = sub.add_parser("play", help="play a prompt or a session folder in real time")
+    parser.add_argument("target", metavar="PROMPT|SESSION_DIR", help="a prompt to compose, or a folder written by backbeat generate")
     add_midi_arguments(parser)
-    parser.add_argument("--loop", action="store_true", help="start again at the end, seamlessly")
+    parser.add_argument("--loop", action="store_true", help="start again at the end, seamlessly (a prompt always loops)")
+    parser.add_argument("--seed", type=int, help="for a prompt: same seed, same song")
+    parser.add_argument("--bars", type=int, help="for a prompt: total length in bars")
+    parser.add_argument("--socket", type=Path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
     parser.set_defaults(run=run)
 
 
@@ -73,12 +76,48 @@ def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter) -> En
 
 
 def run(args: argparse.Namespace) -> int:
+    """Through a running daemon if there is one; else a session folder plays here, and a prompt
+    starts a daemon in the foreground for this song."""
+    from daemon.client import DaemonClient
+    from daemon.errors import NotRunningError
+
+    folder = Path(args.target).expanduser()
+    is_session = folder.is_dir()
+    try:
+        with DaemonClient(args.socket) as client:
+            if is_session:
+                t = client.request("play", session=str(folder.resolve()), loop=args.loop)
+                print(f"backbeat: the daemon plays {folder} from bar {t['bar']} ({t['section']})", file=sys.stderr)
+            else:
+                r = client.request("generate", prompt=args.target, seed=args.seed, bars=args.bars, play=True)
+                print(f"backbeat: the daemon composes and plays {r['session_id']} (seed {r['seed']})", file=sys.stderr)
+            return 0
+    except NotRunningError:
+        pass
+    if is_session:
+        return _play_session(args, folder)
+    return _play_prompt(args)
+
+
+def _play_session(args: argparse.Namespace, folder: Path) -> int:
     from generators.render import meter, song_clips, song_end, tempo_map
     from generators.session import load_song
 
-    song = load_song(args.session)
+    song = load_song(folder)
     config = engine_config(args, tempo_map(song), meter(song))
-    return play_clips(song_clips(song), config, end=song_end(song), loop=args.loop, title=str(args.session))
+    return play_clips(song_clips(song), config, end=song_end(song), loop=args.loop, title=str(folder))
+
+
+def _play_prompt(args: argparse.Namespace) -> int:
+    from daemon.protocol import GenerateArgs
+    from generators.pipeline import new_draft
+
+    from .daemon import daemon_options, run_daemon
+
+    new_draft(args.target, seed=args.seed, bars=args.bars)  # bad input: one line, exit 2, before anything starts
+    song = GenerateArgs(prompt=args.target, seed=args.seed, bars=args.bars, play=True)
+    print("backbeat: no daemon running; starting one in the foreground for this song (Ctrl-C stops)", file=sys.stderr)
+    return run_daemon(daemon_options(args, generate=song, echo=True, resume_last=False))
 
 
 @contextmanager

@@ -1,0 +1,157 @@
+"""``backbeat daemon`` (the service, in the foreground) and its thin clients: ``status``, ``stop``,
+``jump``, ``tempo``, ``mute``, ``regenerate``, ``panic``, ``shutdown``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .play import add_midi_arguments, engine_config
+
+
+def _socket(args: argparse.Namespace) -> Path | None:
+    return args.socket
+
+
+def daemon_options(args: argparse.Namespace, **extra: Any):
+    """DaemonOptions from the command line and the user's settings."""
+    from daemon.main import DaemonOptions
+    from daemon.server import default_socket
+    from daemon.state import Memory
+    from engine.time import TempoMap
+    from engine.time import Meter
+    from generators.settings import settings
+
+    return DaemonOptions(
+        socket=args.socket or default_socket(),
+        engine=engine_config(args, TempoMap(), Meter()),
+        settings=settings(),
+        memory=Memory(),
+        controller=getattr(args, "controller", None),
+        **extra,
+    )
+
+
+def run_daemon(options) -> int:
+    import trio
+
+    from daemon import main
+
+    trio.run(main.run, options)
+    print("backbeat: daemon stopped (every note ended)", file=sys.stderr)
+    return 0
+
+
+def _daemon(args: argparse.Namespace) -> int:
+    return run_daemon(daemon_options(args, echo=True))
+
+
+def _call(args: argparse.Namespace, cmd: str, **params: Any) -> dict[str, Any]:
+    from daemon.client import DaemonClient
+
+    with DaemonClient(_socket(args)) as client:
+        return client.request(cmd, **params)
+
+
+def _status(args: argparse.Namespace) -> int:
+    status = _call(args, "status")
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    t, s, e = status["transport"], status["session"], status["engine"]
+    where = f"bar {t['bar']}.{t['beat']}" + (f" in {t['section']}" if t["section"] else "")
+    print(f"{t['state']}  {where}  {t['bpm']:g} BPM{'  (loop)' if t['loop'] else ''}")
+    if s:
+        print(f"song     {s['prompt']}  ·  {s['key']}  ·  {sum(x['bars'] for x in s['sections'])} bars")
+        print(f"session  {s['path'] or '(being written)'}")
+    lat = e["lateness_ms"]
+    alive = "running" if e["alive"] else "NOT RUNNING"
+    print(f"engine   {alive}, {e['api']}, priority {e['priority']}; lateness p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
+    for p in status["ports"]:
+        print(f"port     {p['name']} ({p['role']}) {'up' if p['up'] else 'DOWN'}")
+    if status["pipeline"]["running"]:
+        print(f"pipeline running: {status['pipeline']['stage'] or '...'}")
+    for c in status["pending"]:
+        print(f"pending  bar {c['at_bar']}: {c['kind']} {c['detail']}")
+    return 0
+
+
+def _simple(cmd: str):
+    def run(args: argparse.Namespace) -> int:
+        _call(args, cmd)
+        return 0
+
+    return run
+
+
+def _jump(args: argparse.Namespace) -> int:
+    section: str | int = int(args.section) if args.section.isdigit() else args.section
+    r = _call(args, "jump", section=section, quantize="bar" if args.bar else "section")
+    print(f"jump to {r['section']} at bar {r['at_bar']}")
+    return 0
+
+
+def _tempo(args: argparse.Namespace) -> int:
+    r = _call(args, "tempo", bpm=args.bpm)
+    print(f"{args.bpm:g} BPM from bar {r['at_bar']}")
+    return 0
+
+
+def _mute(args: argparse.Namespace) -> int:
+    r = _call(args, "mute", track=args.part, on=not args.off)
+    print(f"{args.part} {'unmuted' if args.off else 'muted'} from bar {r['at_bar']}")
+    return 0
+
+
+def _regenerate(args: argparse.Namespace) -> int:
+    r = _call(args, "regenerate", part=args.part)
+    print(f"{args.part} v{r['version']} from bar {r['at_bar']}")
+    return 0
+
+
+def add_socket_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--socket", type=Path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    d = sub.add_parser("daemon", help="run the background service in the foreground")
+    add_socket_argument(d)
+    add_midi_arguments(d)
+    d.add_argument("--controller", metavar="MAP", help="controller map in config/controllers (e.g. generic-pads)")
+    d.set_defaults(run=_daemon)
+
+    s = sub.add_parser("status", help="what the daemon is playing")
+    add_socket_argument(s)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(run=_status)
+
+    for name, help_text in (("stop", "stop playback (every note ended)"), ("panic", "end every note, all notes/sound off"),
+                            ("shutdown", "stop playback and end the daemon")):
+        p = sub.add_parser(name, help=help_text)
+        add_socket_argument(p)
+        p.set_defaults(run=_simple(name))
+
+    j = sub.add_parser("jump", help="jump to a section at the next boundary")
+    add_socket_argument(j)
+    j.add_argument("section", help="section name (chorus 2), kind (chorus) or index")
+    j.add_argument("--bar", action="store_true", help="at the next bar instead of the next section boundary")
+    j.set_defaults(run=_jump)
+
+    t = sub.add_parser("tempo", help="change the tempo from the next bar")
+    add_socket_argument(t)
+    t.add_argument("bpm", type=float)
+    t.set_defaults(run=_tempo)
+
+    m = sub.add_parser("mute", help="mute a part from the next bar")
+    add_socket_argument(m)
+    m.add_argument("part", choices=("drums", "bass", "chords", "lead"))
+    m.add_argument("--off", action="store_true", help="unmute")
+    m.set_defaults(run=_mute)
+
+    r = sub.add_parser("regenerate", help="write a new version of a part; it lands at the next section")
+    add_socket_argument(r)
+    r.add_argument("part", choices=("drums", "bass", "chords", "lead"))
+    r.set_defaults(run=_regenerate)

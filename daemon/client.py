@@ -1,0 +1,103 @@
+"""A small blocking client of the daemon's socket, for the thin CLI commands and scripts.
+
+    with DaemonClient() as daemon:
+        print(daemon.request("status"))
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from .errors import BadClientInput, ClientError, NotRunningError
+from .framing import Decoder, encode
+from .protocol import PROTOCOL, request
+from .server import default_socket, token_file, use_tcp
+
+_INPUT_CODES = {"bad_args", "not_found", "unknown_command", "bad_frame"}
+
+
+class DaemonClient:
+    def __init__(self, path: Path | None = None, *, timeout: float = 10.0) -> None:
+        self.path = path or default_socket()
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._decoder = Decoder()
+        self._pending: list[dict[str, Any]] = []
+        self._next_id = 1
+        self.version = ""
+
+    def __enter__(self) -> DaemonClient:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        """Connect and read the greeting.
+
+        Raises:
+            NotRunningError: no daemon answers.
+        """
+        try:
+            if use_tcp():
+                port, token = token_file(self.path).read_text().split()
+                self._sock = socket.create_connection(("127.0.0.1", int(port)), timeout=self.timeout)
+            else:
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self._sock.settimeout(self.timeout)
+                self._sock.connect(str(self.path))
+        except (OSError, ValueError) as e:
+            self.close()
+            raise NotRunningError(f"no backbeat daemon is running on {self.path} (start one with: backbeat daemon)") from e
+        greeting = self._read()
+        if greeting.get("type") != "hello" or greeting.get("protocol") != PROTOCOL:
+            raise ClientError("bad_frame", f"unexpected greeting from {self.path}: {greeting}")
+        self.version = str(greeting.get("version", ""))
+        if use_tcp():
+            self._call("auth", {"token": token})
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _read(self) -> dict[str, Any]:
+        while not self._pending:
+            try:
+                data = self._sock.recv(65536)
+            except OSError as e:
+                raise NotRunningError(f"the daemon closed the connection ({e})") from e
+            if not data:
+                raise NotRunningError("the daemon closed the connection")
+            self._decoder.feed(data)
+            self._pending.extend(self._decoder)
+        return self._pending.pop(0)
+
+    def _call(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
+        request_id = self._next_id
+        self._next_id += 1
+        self._sock.sendall(encode(request(request_id, cmd, args)))
+        while True:
+            frame = self._read()
+            if frame.get("type") == "response" and frame.get("id") == request_id:
+                break
+        if frame.get("ok"):
+            return frame.get("result") or {}
+        err = frame.get("error") or {}
+        code, message = str(err.get("code", "internal")), str(err.get("message", "the daemon refused"))
+        raise (BadClientInput if code in _INPUT_CODES else ClientError)(code, message)
+
+    def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        """Send ``cmd`` and return its result (events that arrive meanwhile are skipped).
+
+        Raises:
+            BadClientInput: the daemon refused the request as bad input (a ValueError: exit 2).
+            ClientError: the daemon could not do it.
+            NotRunningError: no daemon, or it went away.
+        """
+        if self._sock is None:
+            self.connect()
+        return self._call(cmd, {k: v for k, v in args.items() if v is not None})

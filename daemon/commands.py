@@ -1,0 +1,158 @@
+"""Every command of docs/PROTOCOL.md: a table from name to handler, over the daemon's parts.
+
+Handlers validate meaning (a section that exists, a loaded song) and raise ``ProtocolError`` with the
+code the client is owed; argument shapes were already validated by ``protocol.parse_request``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from engine.ports import list_ports, platform_apis, probe
+
+from .bus import Bus
+from .player import Player
+from .protocol import (
+    GenerateArgs, JumpArgs, MuteArgs, PartArgs, PendingChange, PipelineStatus, PlayArgs, ProtocolError, Request,
+    SectionInfo, SessionInfo, Status, TempoArgs,
+)
+from .supervisor import Supervisor
+
+
+class Commands:
+    def __init__(self, player: Player, supervisor: Supervisor, bus: Bus, shutdown: trio.Event) -> None:
+        self.player = player
+        self.supervisor = supervisor
+        self.bus = bus
+        self.shutdown_requested = shutdown
+        self.table: dict[str, Callable[[Any], Awaitable[dict[str, Any]]]] = {
+            "status": self.status,
+            "generate": self.generate,
+            "play": self.play,
+            "stop": self.stop,
+            "tempo": self.tempo,
+            "jump": self.jump,
+            "regenerate": self.regenerate,
+            "mute": self.mute,
+            "ports": self.ports,
+            "panic": self.panic,
+            "shutdown": self.shutdown,
+        }
+
+    async def dispatch(self, request: Request) -> dict[str, Any]:
+        handler = self.table.get(request.cmd)
+        if handler is None:
+            raise ProtocolError("unknown_command", f"unknown command {request.cmd!r}")
+        return await handler(request.args)
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    def _section(self, ref: str | int) -> int:
+        """A section by index, exact name, or kind (the next section of that kind)."""
+        song = self.player.song
+        if song is None:
+            raise ProtocolError("conflict", "no song is loaded")
+        sections = song.arrangement.sections
+        if isinstance(ref, int):
+            if ref >= len(sections):
+                raise ProtocolError("not_found", f"section {ref} does not exist: the song has {len(sections)} (0-{len(sections) - 1})")
+            return ref
+        wanted = ref.strip().lower()
+        for i, s in enumerate(sections):
+            if s.name.lower() == wanted:
+                return i
+        kinds = [i for i, s in enumerate(sections) if s.kind == wanted]
+        if kinds:
+            current = self.player.transport().section_index or 0
+            return next((i for i in kinds if i > current), kinds[0])
+        names = ", ".join(s.name for s in sections)
+        raise ProtocolError("not_found", f"no section named {ref!r}; the song has: {names}")
+
+    def _bar(self, tick: int) -> int:
+        tl = self.player.timeline
+        return tick // tl.bar_ticks + 1 if tl else 1
+
+    # --- commands --------------------------------------------------------------------------------------
+
+    async def status(self, _: Any) -> dict[str, Any]:
+        engine, ports = self.player.engine_status()
+        song = self.player.song
+        session = None
+        if song is not None:
+            starts = song.arrangement.start_bars()
+            folder = self.supervisor.folder
+            session = SessionInfo(
+                path=str(folder) if folder and song.session_id in folder.name else None,
+                session_id=song.session_id, prompt=song.intent.prompt, key=song.progression.key.label(), bpm=song.bpm,
+                sections=[SectionInfo(name=s.name, bars=s.bars, start_bar=b + 1) for s, b in zip(song.arrangement.sections, starts)],
+            )
+        pending = [PendingChange(kind=c.kind, at_bar=self._bar(c.tick), detail=c.detail) for c in self.player.pending()]
+        return Status(
+            transport=self.player.transport(), session=session, engine=engine, ports=ports,
+            pipeline=PipelineStatus(running=self.supervisor.running, stage=self.supervisor.stage), pending=pending,
+        ).model_dump(mode="json")
+
+    async def generate(self, args: GenerateArgs) -> dict[str, Any]:
+        draft = self.supervisor.generate(args.prompt, seed=args.seed, bars=args.bars, play=args.play)
+        return {"session_id": draft.session_id, "seed": draft.seed}
+
+    async def play(self, args: PlayArgs) -> dict[str, Any]:
+        if args.session is not None:
+            song = await trio.to_thread.run_sync(self.supervisor.load_session, Path(args.session).expanduser())
+            if self.player.state == "playing":
+                self.player.stop()
+            self.player.load(song)
+        section = self._section(args.section) if args.section is not None else None
+        return self.player.play(section=section, loop=args.loop).model_dump(mode="json")
+
+    async def stop(self, _: Any) -> dict[str, Any]:
+        self.player.stop()
+        return {}
+
+    async def tempo(self, args: TempoArgs) -> dict[str, Any]:
+        at = self.player.set_tempo(args.bpm)
+        song = self.player.song
+        if song is not None:  # delays and pre-delays follow the tempo (refine recomputes them fully)
+            self.bus.log("info", f"tempo {args.bpm:g} BPM from bar {self._bar(at)}")
+        return {"at_bar": self._bar(at)}
+
+    async def jump(self, args: JumpArgs) -> dict[str, Any]:
+        change = self.player.jump(self._section(args.section), args.quantize)
+        return {"at_bar": self._bar(change.tick), "section": change.detail}
+
+    async def regenerate(self, args: PartArgs) -> dict[str, Any]:
+        change = await self.supervisor.regenerate(args.part)
+        version = max(c.version for c in self.player.song.track(args.part).clips)
+        return {"at_bar": self._bar(change.tick), "version": version}
+
+    async def mute(self, args: MuteArgs) -> dict[str, Any]:
+        change = self.player.mute(args.track, args.on)
+        return {"at_bar": self._bar(change.tick)}
+
+    async def ports(self, _: Any) -> dict[str, Any]:
+        def scan() -> dict[str, Any]:
+            outputs, inputs = [], []
+            for api in platform_apis():
+                if not probe(api).usable:
+                    continue
+                outs, ins = list_ports(api)
+                outputs += [{"api": api, "name": n} for n in outs]
+                inputs += [{"api": api, "name": n} for n in ins]
+            return {"outputs": outputs, "inputs": inputs}
+
+        result = await trio.to_thread.run_sync(scan)
+        _, open_ports = self.player.engine_status()
+        result["open"] = [p.model_dump() for p in open_ports]
+        return result
+
+    async def panic(self, _: Any) -> dict[str, Any]:
+        self.player.panic()
+        return {}
+
+    async def shutdown(self, _: Any) -> dict[str, Any]:
+        self.shutdown_requested.set()
+        return {}

@@ -1,0 +1,115 @@
+"""The daemon's one nursery: every task it runs, started in order, each reporting readiness.
+
+    player      the engine process, the timeline and the feed loop
+    supervisor  pipeline jobs (generate, regenerate)
+    controller  MIDI controller input (when a controller map is configured)
+    server      the socket: clients, requests, events
+    signals     SIGINT/SIGTERM: stop, panic, save, exit within 2 s
+
+``shutdown`` (the command or a signal) stops playback (note-offs), panics, saves the session, and
+cancels the nursery.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from backbeat import __version__
+from engine.commands import EngineConfig
+from generators.settings import Settings
+
+from . import server
+from .bus import Bus, Subscriber
+from .commands import Commands
+from .player import Player
+from .protocol import GenerateArgs
+from .state import Memory
+from .supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonOptions:
+    socket: Path
+    engine: EngineConfig
+    settings: Settings
+    memory: Memory
+    controller: str | None = None
+    """Controller map name (config/controllers/NAME.toml), or None for no controller input."""
+    resume_last: bool = True
+    generate: GenerateArgs | None = None
+    """A song to compose (and play) as soon as the daemon is up: ``backbeat play PROMPT``."""
+    echo: bool = False
+    """Print pipeline progress and log lines to stderr (a daemon in the foreground of a terminal)."""
+
+
+async def _signals(shutdown: trio.Event, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
+        async for _ in signals:
+            shutdown.set()
+
+
+async def run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run the daemon until ``shutdown``; ``task_status`` gets the socket path once clients can connect."""
+    bus = Bus()
+    shutdown = trio.Event()
+    player = Player(options.engine, bus, horizon_s=options.settings.playback.commit_horizon_ms / 1000)
+    supervisor = Supervisor(player, bus, options.settings, options.memory)
+    commands = Commands(player, supervisor, bus, shutdown)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(player.run)
+        await nursery.start(supervisor.run)
+        if options.controller is not None:
+            from .controller import run_controller
+
+            await nursery.start(run_controller, options.controller, commands, bus)
+        path = await nursery.start(server.serve, options.socket, commands.dispatch, bus, __version__)
+        await nursery.start(_signals, shutdown)
+        if options.resume_last and (last := options.memory.last_session()) is not None:
+            try:
+                player.load(supervisor.load_session(last))
+                bus.log("info", f"loaded the last session {last}")
+            except Exception as e:  # a broken last session must not stop the daemon
+                bus.log("warning", f"could not load the last session {last}: {e}")
+        if options.echo:
+            nursery.start_soon(_echo, bus.subscribe(["pipeline", "log", "swap"]))
+        task_status.started(path)
+        if options.generate is not None:
+            g = options.generate
+            supervisor.generate(g.prompt, seed=g.seed, bars=g.bars, play=g.play)
+        await shutdown.wait()
+        with trio.move_on_after(1.5) as scope:
+            scope.shield = True
+            await _stop_everything(player, supervisor)
+        nursery.cancel_scope.cancel()
+
+
+async def _echo(sub: Subscriber) -> None:
+    marks = {"start": "→", "done": "✓", "retry": "↻", "failed": "✗"}
+    async for frame in sub.receive:
+        data = frame["data"]
+        if frame["event"] == "pipeline":
+            if data["status"] != "start":
+                print(f"{marks[data['status']]} Stage {data['index']}: {data['message']}", file=sys.stderr, flush=True)
+        elif frame["event"] == "swap":
+            if data["landed"]:
+                print(f"backbeat: bar {data['at_bar']}: {data['kind']} {data['detail']}", file=sys.stderr, flush=True)
+        else:
+            print(f"backbeat: {data['message']}", file=sys.stderr, flush=True)
+
+
+async def _stop_everything(player: Player, supervisor: Supervisor) -> None:
+    player.closing = True
+    if player.engine is not None and player.engine.alive:
+        player.stop()
+        player.panic()
+    if player.song is not None:
+        await supervisor.save(player.song)

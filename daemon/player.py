@@ -1,0 +1,336 @@
+"""The player: owns the engine process and the timeline, and feeds the engine a commit horizon ahead.
+
+Every ``period`` (and at once after any change) the feed loop asks the timeline for the events
+between the last commit and the playhead plus the horizon, and hands them to the engine. The
+playhead comes from the engine's own anchor (its telemetry) and the tempo map the player keeps in
+step with the engine's. The engine process is supervised: if it dies, a new one is started (it
+panics at start-up, so nothing hangs) and playback resumes at the next bar.
+
+All of the player's methods are synchronous and called from the daemon's trio thread, so every
+change to the timeline happens in one place, one at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import trio
+
+from engine.client import EngineClient
+from engine.commands import EngineConfig, ReplaceFrom, Schedule, Telemetry
+from engine.errors import EngineDiedError, EngineError
+from engine.time import PPQ, TempoMap
+
+from generators.model import SongState, Track
+
+from .bus import Bus
+from .protocol import EngineStatus, Lateness, PortInfo, ProtocolError, SwapEvent, Transport
+from .timeline import Change, Quantize, Timeline
+
+log = logging.getLogger(__name__)
+
+
+class Player:
+    """The live performance of one song at a time."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        bus: Bus,
+        *,
+        horizon_s: float = 0.2,
+        period_s: float = 0.02,
+        engine_factory: Callable[[EngineConfig], EngineClient] = EngineClient,
+    ) -> None:
+        self.config = config
+        self.bus = bus
+        self.horizon_s = horizon_s
+        self.period_s = period_s
+        self._factory = engine_factory
+        self.engine: EngineClient | None = None
+        self.timeline: Timeline | None = None
+        self._next: Timeline | None = None
+        self.song: SongState | None = None
+        self.state = "stopped"
+        self.loop = True
+        self.start_section = 0
+        self.tempo = TempoMap()
+        self._started_at = 0.0
+        self._start_tick = 0
+        self._last_bar = -1
+        self._landed: set[Change] = set()
+        self._changes: list[Change] = []
+        """Changes the player itself places (a new song, a tempo change); the timeline keeps the rest."""
+        self._wake = trio.Event()
+        self.restarts = 0
+        self.closing = False
+        """Set when the daemon shuts down: an engine that exits then is not restarted."""
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the engine, then feed and supervise it until cancelled."""
+        self.engine = await trio.to_thread.run_sync(self._factory, self.config)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._telemetry_loop)
+                nursery.start_soon(self._feed_loop)
+                task_status.started()
+        finally:
+            with trio.CancelScope(shield=True):
+                engine, self.engine = self.engine, None
+                if engine is not None:
+                    await trio.to_thread.run_sync(engine.shutdown)
+
+    async def _telemetry_loop(self) -> None:
+        while True:
+            engine = self.engine
+            try:
+                await trio.lowlevel.wait_readable(engine)
+                engine.recv_telemetry()
+                for notice in engine.take_notices():
+                    self.bus.log(notice.level if notice.level in ("info", "warning", "error") else "info", notice.text)
+            except (EngineDiedError, EngineError, OSError) as e:
+                if self.closing:
+                    await trio.sleep_forever()
+                await self._restart(str(e))
+
+    async def _restart(self, why: str) -> None:
+        self.bus.log("error", f"the engine process stopped ({why}); restarting it")
+        old, self.engine = self.engine, None
+        if old is not None:
+            await trio.to_thread.run_sync(old.kill)
+        was_playing = self.state == "playing"
+        resume = self._resume_tick() if was_playing else 0
+        self.engine = await trio.to_thread.run_sync(self._factory, self.config)  # panics at start-up
+        self.restarts += 1
+        if was_playing and self.timeline is not None:
+            self.engine.set_tempo_map(self.tempo)
+            self.timeline.reset(resume)
+            self._start(resume)
+            self.bus.log("info", f"playback resumed at bar {resume // self.timeline.bar_ticks + 1}")
+
+    def _resume_tick(self) -> int:
+        bar = self.timeline.bar_ticks if self.timeline else PPQ * 4
+        return -(-int(self.playhead()) // bar) * bar + bar
+
+    # --- time ------------------------------------------------------------------------------------------
+
+    def playhead(self) -> float:
+        """The performance tick playing now."""
+        if self.state != "playing":
+            return float(self._start_tick)
+        t = self.engine.telemetry if self.engine else None
+        now = time.perf_counter()
+        if t is not None and t.state == "playing" and t.anchor_time >= self._started_at - 0.5:
+            anchor_tick, anchor_time = t.anchor_tick, t.anchor_time
+        else:
+            anchor_tick, anchor_time = self._start_tick, self._started_at
+        return self.tempo.tick_at(self.tempo.seconds_at(anchor_tick) + max(0.0, now - anchor_time))
+
+    def horizon_ticks(self, at: float) -> int:
+        return int(self.horizon_s * self.tempo.bpm_at(int(at)) * PPQ / 60.0) + 1
+
+    # --- the feed loop ------------------------------------------------------------------------------
+
+    async def _feed_loop(self) -> None:
+        while True:
+            if self.state == "playing":
+                with trio.move_on_after(self.period_s):
+                    await self._wake.wait()
+            else:  # stopped: no timer at all, so an idle daemon costs nothing
+                await self._wake.wait()
+            self._wake = trio.Event()
+            if self.state != "playing" or self.timeline is None or self.engine is None:
+                continue
+            try:
+                self.feed()
+            except (EngineDiedError, OSError):
+                continue  # the telemetry loop restarts the engine
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def feed(self) -> None:
+        playhead = self.playhead()
+        until = int(playhead) + self.horizon_ticks(playhead)
+        if self._next is not None and until > self._next.offset:
+            self._send(self.timeline.commit(self._next.offset))
+            self.timeline, self._next = self._next, None
+            self.song = self.timeline.song
+            self.engine.set_tempo(self.timeline.offset, self.song.bpm)
+            self.tempo = self.tempo.set_from(self.timeline.offset, self.song.bpm)
+        self._send(self.timeline.commit(until))
+        self._announce(playhead)
+
+    def _send(self, commands: list[Schedule | ReplaceFrom]) -> None:
+        for command in commands:
+            if isinstance(command, ReplaceFrom):
+                self.engine.replace_from(command.track, command.tick, command.events)
+            else:
+                self.engine.schedule(command.events)
+
+    def _announce(self, playhead: float) -> None:
+        tl = self.timeline
+        bar = int(playhead) // tl.bar_ticks
+        if bar != self._last_bar:
+            self._last_bar = bar
+            self.bus.publish("transport", self.transport())
+        for change in [*tl.changes, *self._changes]:
+            if change.tick <= playhead and change not in self._landed:
+                self._landed.add(change)
+                self.bus.publish("swap", self._swap(change, landed=True))
+
+    def _swap(self, change: Change, *, landed: bool) -> SwapEvent:
+        bar = change.tick // self.timeline.bar_ticks + 1 if self.timeline else 1
+        return SwapEvent(kind=change.kind, at_bar=bar, tick=change.tick, detail=change.detail, landed=landed)
+
+    def _placed(self, change: Change) -> Change:
+        self.bus.publish("swap", self._swap(change, landed=False))
+        self.wake()
+        return change
+
+    # --- commands -------------------------------------------------------------------------------------
+
+    def load(self, song: SongState, *, section: int = 0) -> None:
+        """Make ``song`` the current song (stopped: it plays on ``play``; playing: it takes over at the
+        next section boundary beyond the horizon)."""
+        if self.state == "playing" and self.timeline is not None:
+            at = self.timeline.next_boundary(self.timeline.committed, "section")
+            self._next = Timeline(song, loop=self.loop, start_section=section, offset=at)
+            self._changes.append(self._placed(Change("song", at, song.intent.prompt[:60], ())))
+        else:
+            self.song, self.start_section = song, section
+            self.timeline = Timeline(song, loop=self.loop, start_section=section)
+            self.tempo = TempoMap.constant(song.bpm)
+
+    def update_song(self, song: SongState) -> None:
+        """The current song changed in ways that do not touch what plays (presets, effects, files)."""
+        target = self._next or self.timeline
+        if target is not None and target.song.session_id == song.session_id:
+            target.song = song
+        if self.song is not None and self.song.session_id == song.session_id:
+            self.song = song
+
+    def put_track(self, track: Track, quantize: Quantize | None = None) -> Change | None:
+        """A new part, or a new version of one, from the next boundary beyond the horizon."""
+        target = self._next or self.timeline
+        if target is None:
+            raise ProtocolError("conflict", "no song is loaded")
+        change = target.put_track(track, quantize)
+        target.song = with_track(target.song, track)
+        if target is self.timeline:
+            self.song = target.song
+        return self._placed(change) if change else None
+
+    def play(self, *, section: int | None = None, loop: bool | None = None) -> Transport:
+        if self.timeline is None or self.song is None:
+            raise ProtocolError("conflict", "nothing to play: generate a song or play a session folder first")
+        if self.engine is None:
+            raise ProtocolError("unavailable", "the engine is (re)starting; try again in a moment")
+        if loop is not None:
+            self.loop = loop
+        if self.state == "playing":
+            if section is not None:
+                self.jump(section, "bar")
+            return self.transport()
+        self.timeline = Timeline(self.song, loop=self.loop, start_section=self.start_section if section is None else section)
+        self.tempo = TempoMap.constant(self.song.bpm)
+        self.engine.set_tempo_map(self.tempo)
+        self._start(0)
+        return self.transport()
+
+    def pending(self) -> list[Change]:
+        tl = self.timeline
+        if tl is None or self.state != "playing":
+            return []
+        playhead = self.playhead()
+        return [c for c in [*tl.changes, *self._changes] if c.tick > playhead]
+
+    def _start(self, tick: int) -> None:
+        self._start_tick = tick
+        self.timeline.reset(tick)
+        self._send(self.timeline.commit(tick + self.horizon_ticks(tick)))
+        self.engine.start(tick)
+        self._started_at = time.perf_counter()
+        self.state = "playing"
+        self._last_bar = -1
+        self._landed = set(self.timeline.changes)
+        self._changes = []
+        self.bus.publish("transport", self.transport())
+        self.wake()
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            try:
+                self.engine.stop()
+            except EngineDiedError:
+                pass  # a dead engine plays nothing; its replacement panics at start-up
+        self.state = "stopped"
+        self._next = None
+        self._start_tick = 0
+        self.bus.publish("transport", self.transport())
+
+    def jump(self, section: int, quantize: Quantize) -> Change:
+        if self.timeline is None:
+            raise ProtocolError("conflict", "no song is loaded")
+        if self.state != "playing":
+            self.start_section = section
+            self.timeline = Timeline(self.song, loop=self.loop, start_section=section)
+            return Change("jump", 0, self.song.arrangement.sections[section].name, ())
+        return self._placed(self.timeline.jump(section, quantize))
+
+    def mute(self, part: str, on: bool) -> Change:
+        if self.timeline is None:
+            raise ProtocolError("conflict", "no song is loaded")
+        return self._placed(self.timeline.mute(part, on))
+
+    def set_tempo(self, bpm: float) -> int:
+        """New tempo from the next bar beyond the horizon (at once when stopped); returns that tick."""
+        if self.state != "playing" or self.timeline is None:
+            self.tempo = TempoMap.constant(bpm)
+            return 0
+        at = self.timeline.next_boundary(self.timeline.committed, "bar")
+        self.tempo = self.tempo.set_from(at, bpm)
+        self.engine.set_tempo(at, bpm)
+        self._changes.append(self._placed(Change("tempo", at, f"{bpm:g} BPM", ())))
+        return at
+
+    def panic(self) -> None:
+        if self.engine is None:
+            raise ProtocolError("unavailable", "the engine is (re)starting")
+        self.engine.panic()
+
+    # --- status -----------------------------------------------------------------------------------------
+
+    def transport(self) -> Transport:
+        tl = self.timeline
+        tick = int(self.playhead())
+        if tl is None:
+            return Transport(state="stopped", bar=1, beat=1, tick=0, section=None, section_index=None, bpm=self.tempo.bpm_at(0), loop=self.loop)
+        pos = tl.position(tick) if self.state == "playing" else tl.position(tl.offset)
+        section = pos.section if self.state == "playing" else self.start_section
+        name = tl.song.arrangement.sections[section].name if section is not None else None
+        return Transport(
+            state=self.state, bar=pos.bar + 1, beat=pos.beat + 1, tick=tick, section=name,
+            section_index=section, bpm=self.tempo.bpm_at(tick), loop=self.loop,
+        )
+
+    def engine_status(self) -> tuple[EngineStatus, list[PortInfo]]:
+        t: Telemetry | None = self.engine.telemetry if self.engine else None
+        if t is None:
+            return EngineStatus(alive=False, lateness_ms=Lateness(p50=0, p99=0, max=0), early=0, events_sent=0, priority="", api=""), []
+        status = EngineStatus(
+            alive=self.engine.alive, lateness_ms=Lateness(p50=t.p50_ms, p99=t.p99_ms, max=t.max_ms),
+            early=t.early_count, events_sent=t.events_sent, priority=t.priority, api=t.api,
+        )
+        return status, [PortInfo(name=p.name, up=p.up, role=p.role) for p in t.ports]
+
+
+def with_track(song: SongState, track: Track) -> SongState:
+    """``song`` with ``track`` in place of its part (or added, in part order)."""
+    tracks = [t for t in song.tracks if t.part != track.part] + [track]
+    order = ("drums", "bass", "chords", "lead")
+    return song.model_copy(update={"tracks": sorted(tracks, key=lambda t: order.index(t.part))})

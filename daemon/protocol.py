@@ -1,0 +1,273 @@
+"""The protocol of docs/PROTOCOL.md as values: envelopes, every command's arguments, event payloads.
+
+No I/O and no trio: the daemon and the TUI (asyncio) share this module. ``parse_request`` turns a
+decoded frame into a validated ``Request`` or raises ``ProtocolError`` with the error code the
+client is owed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROTOCOL = 1
+Part = Literal["drums", "bass", "chords", "lead"]
+ErrorCode = Literal[
+    "bad_frame", "too_large", "unknown_command", "bad_args", "not_found", "conflict", "unavailable", "failed", "internal"
+]
+EVENTS = ("transport", "pipeline", "buffer", "swap", "log")
+
+
+class ProtocolError(Exception):
+    """A request the daemon refuses, with the code and one-line message of the error reply."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, use_attribute_docstrings=True)
+
+
+# --- command arguments ---------------------------------------------------------------------------
+
+
+class NoArgs(Wire):
+    pass
+
+
+class GenerateArgs(Wire):
+    prompt: Annotated[str, Field(min_length=1, max_length=2000)]
+    seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
+    bars: Annotated[int, Field(ge=1, le=1024)] | None = None
+    play: bool = False
+
+
+class PlayArgs(Wire):
+    session: str | None = None
+    """A session folder to load first."""
+    section: str | int | None = None
+    loop: bool = True
+
+
+class TempoArgs(Wire):
+    bpm: Annotated[float, Field(ge=20, le=300)]
+
+
+class JumpArgs(Wire):
+    section: str | Annotated[int, Field(ge=0)]
+    quantize: Literal["bar", "section"] = "section"
+
+
+class PartArgs(Wire):
+    part: Part
+
+
+class MuteArgs(Wire):
+    track: Part
+    on: bool
+
+
+class RefineArgs(Wire):
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class SubscribeArgs(Wire):
+    topics: list[Literal["transport", "pipeline", "buffer", "swap", "log"]] | None = None
+
+
+class LearnArgs(Wire):
+    action: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+ARGS: dict[str, type[Wire]] = {
+    "status": NoArgs,
+    "generate": GenerateArgs,
+    "play": PlayArgs,
+    "stop": NoArgs,
+    "tempo": TempoArgs,
+    "jump": JumpArgs,
+    "regenerate": PartArgs,
+    "mute": MuteArgs,
+    "refine": RefineArgs,
+    "subscribe": SubscribeArgs,
+    "ports": NoArgs,
+    "panic": NoArgs,
+    "learn": LearnArgs,
+    "shutdown": NoArgs,
+}
+"""Every command of protocol version 1 and the model its ``args`` must validate as."""
+
+
+class Request(Wire):
+    id: int
+    cmd: str
+    args: Wire
+
+
+def parse_request(frame: dict[str, Any]) -> Request:
+    """A decoded frame as a validated request.
+
+    Raises:
+        ProtocolError: ``bad_frame``, ``unknown_command`` or ``bad_args``.
+    """
+    if frame.get("type") != "request":
+        raise ProtocolError("bad_frame", 'expected {"type": "request", "id": ..., "cmd": ...}')
+    request_id, cmd, args = frame.get("id"), frame.get("cmd"), frame.get("args", {})
+    if type(request_id) is not int or not isinstance(cmd, str):
+        raise ProtocolError("bad_frame", "a request needs an integer id and a string cmd")
+    extra = set(frame) - {"type", "id", "cmd", "args"}
+    if extra:
+        raise ProtocolError("bad_frame", f"unknown request fields: {', '.join(sorted(map(str, extra)))}")
+    model = ARGS.get(cmd)
+    if model is None:
+        raise ProtocolError("unknown_command", f"unknown command {cmd[:40]!r}")
+    if not isinstance(args, dict):
+        raise ProtocolError("bad_args", f"{cmd}: args must be a map")
+    try:
+        return Request(id=request_id, cmd=cmd, args=model.model_validate(args))
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "args"
+        raise ProtocolError("bad_args", f"{cmd}: {where}: {first['msg']}") from None
+
+
+def frame_id(frame: object) -> int | None:
+    """The request id of a frame, when it has a usable one (for error replies to bad frames)."""
+    if isinstance(frame, dict) and type(frame.get("id")) is int:
+        return frame["id"]
+    return None
+
+
+# --- envelopes ----------------------------------------------------------------------------------
+
+
+def hello(version: str) -> dict[str, Any]:
+    return {"type": "hello", "protocol": PROTOCOL, "version": version}
+
+
+def ok(request_id: int, result: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "response", "id": request_id, "ok": True, "result": result}
+
+
+def error(request_id: int | None, code: ErrorCode, message: str) -> dict[str, Any]:
+    return {"type": "response", "id": request_id, "ok": False, "error": {"code": code, "message": message}}
+
+
+def event(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "event", "event": name, "data": data}
+
+
+def request(request_id: int, cmd: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A client's request frame."""
+    return {"type": "request", "id": request_id, "cmd": cmd, "args": args or {}}
+
+
+# --- payloads (results and events) ------------------------------------------------------------------
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class Transport(Payload):
+    state: Literal["playing", "stopped"]
+    bar: int
+    """One-based bar of the performance (counts on through loops and jumps)."""
+    beat: int
+    tick: int
+    section: str | None
+    section_index: int | None
+    bpm: float
+    loop: bool = True
+
+
+class Lateness(Payload):
+    p50: float
+    p99: float
+    max: float
+
+
+class EngineStatus(Payload):
+    alive: bool
+    lateness_ms: Lateness
+    early: int
+    events_sent: int
+    priority: str
+    api: str
+
+
+class PortInfo(Payload):
+    name: str
+    up: bool
+    role: str
+
+
+class SectionInfo(Payload):
+    name: str
+    bars: int
+    start_bar: int
+
+
+class SessionInfo(Payload):
+    path: str | None
+    session_id: str
+    prompt: str
+    key: str
+    bpm: float
+    sections: list[SectionInfo]
+
+
+class PendingChange(Payload):
+    kind: str
+    at_bar: int
+    detail: str
+
+
+class PipelineStatus(Payload):
+    running: bool
+    stage: str | None
+
+
+class Status(Payload):
+    transport: Transport
+    session: SessionInfo | None
+    engine: EngineStatus
+    ports: list[PortInfo]
+    pipeline: PipelineStatus
+    pending: list[PendingChange]
+
+
+class PipelineEvent(Payload):
+    stage: str
+    index: int
+    status: Literal["start", "done", "retry", "failed"]
+    message: str
+    duration_ms: float
+
+
+class ClipState(Payload):
+    section: int
+    source: str
+    version: int
+
+
+class BufferEvent(Payload):
+    tracks: dict[str, list[ClipState]]
+    ready_bars: int
+
+
+class SwapEvent(Payload):
+    kind: str
+    at_bar: int
+    tick: int
+    detail: str
+    landed: bool
+
+
+class LogEvent(Payload):
+    level: Literal["info", "warning", "error"]
+    message: str

@@ -1,0 +1,225 @@
+"""The socket server: a Unix socket (0600, in a 0700 folder) or, on Windows, loopback TCP with a
+token; per connection a greeting, then requests answered in order and, after ``subscribe``, events.
+
+trio has no ready-made Unix listener (trio issue #279), so one is built from an ``AF_UNIX``
+``trio.socket``, ``trio.SocketListener`` and ``trio.serve_listeners``. A stale socket file is
+removed only after checking that no daemon answers on it.
+
+Bad input is contained to its connection: a frame that does not decode, is not a map or is too
+large gets an error reply (when one can be sent) and that connection is closed; an unknown command
+or wrong arguments get an error reply and the connection carries on.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import secrets
+import sys
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import trio
+
+from .bus import Bus, Subscriber
+from .errors import AlreadyRunningError, DaemonError
+from .framing import Decoder, FrameError, encode
+from .protocol import ProtocolError, Request, error, frame_id, hello, ok, parse_request
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[Request], Awaitable[dict[str, Any]]]
+READ_CHUNK = 65536
+
+
+def default_socket() -> Path:
+    """``BACKBEAT_SOCKET``, else ``backbeat.sock`` in the user runtime folder."""
+    env = os.environ.get("BACKBEAT_SOCKET")
+    if env:
+        return Path(env)
+    with warnings.catch_warnings():  # no XDG_RUNTIME_DIR (a container, a cron job): its fallback is fine
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir("backbeat")) / "backbeat.sock"
+
+
+def token_file(socket_path: Path) -> Path:
+    return socket_path.with_suffix(".token")
+
+
+def use_tcp() -> bool:
+    return sys.platform == "win32" or os.environ.get("BACKBEAT_TRANSPORT") == "tcp"
+
+
+async def _answers(path: Path) -> bool:
+    try:
+        stream = await trio.open_unix_socket(str(path))
+    except OSError:
+        return False
+    await stream.aclose()
+    return True
+
+
+async def open_unix_listener(path: Path) -> trio.SocketListener:
+    """Listen on ``path`` (mode 0600, parent 0700).
+
+    Raises:
+        AlreadyRunningError: a daemon already answers there.
+        DaemonError: the socket cannot be created.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.exists() or path.is_symlink():
+        if await _answers(path):
+            raise AlreadyRunningError(f"a backbeat daemon is already running on {path}")
+        path.unlink()
+    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
+    old = os.umask(0o177)  # the socket file is born 0600: no window in which others could connect
+    try:
+        await sock.bind(str(path))
+    except OSError as e:
+        sock.close()
+        raise DaemonError(f"cannot listen on {path}: {e.strerror or e}") from e
+    finally:
+        os.umask(old)
+    sock.listen(64)
+    return trio.SocketListener(sock)
+
+
+async def open_tcp_listener(path: Path) -> tuple[trio.SocketListener, str]:
+    """Loopback TCP on a free port; writes "port token" to the 0600 token file next to ``path``."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    listener = listeners[0]
+    port = listener.socket.getsockname()[1]
+    token = secrets.token_hex(16)
+    file = token_file(path)
+    file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(f"{port} {token}\n")
+    return listener, token
+
+
+class Connection:
+    """One client: its stream, its decoder, and its subscription."""
+
+    def __init__(self, stream: trio.abc.Stream, dispatch: Dispatch, bus: Bus, token: str | None) -> None:
+        self.stream = stream
+        self.dispatch = dispatch
+        self.bus = bus
+        self.token = token
+        self.authenticated = token is None
+        self.subscriber: Subscriber | None = None
+        self._send_lock = trio.Lock()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.stream.send_all(encode(frame))
+
+    async def serve(self, version: str) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                await self.send(hello(version))
+                await self._read_loop(nursery)
+                nursery.cancel_scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
+            pass
+        finally:
+            if self.subscriber is not None:
+                self.bus.unsubscribe(self.subscriber)
+            with trio.move_on_after(0.5) as scope:
+                scope.shield = True
+                await self.stream.aclose()
+
+    async def _read_loop(self, nursery: trio.Nursery) -> None:
+        decoder = Decoder()
+        while True:
+            data = await self.stream.receive_some(READ_CHUNK)
+            if not data:
+                return
+            try:
+                decoder.feed(data)
+                for frame in decoder:
+                    if not await self._handle(frame, nursery):
+                        return
+            except FrameError as e:
+                await self.send(error(None, e.code, str(e)))  # type: ignore[arg-type]
+                return
+
+    async def _handle(self, frame: dict[str, Any], nursery: trio.Nursery) -> bool:
+        """Answer one frame; False when the connection must close."""
+        try:
+            if not self.authenticated:
+                return await self._authenticate(frame)
+            request = parse_request(frame)
+        except ProtocolError as e:
+            await self.send(error(frame_id(frame), e.code, e.message))
+            return e.code not in ("bad_frame", "too_large")
+        if request.cmd == "subscribe":
+            await self._subscribe(request, nursery)
+            return True
+        try:
+            result = await self.dispatch(request)
+        except ProtocolError as e:
+            await self.send(error(request.id, e.code, e.message))
+            return True
+        except Exception as e:  # a bug in a handler must not take the daemon down
+            log.exception("internal error in %s", request.cmd)
+            self.bus.log("error", f"internal error in {request.cmd}: {e}")
+            await self.send(error(request.id, "internal", f"internal error in {request.cmd}: {e}"))
+            return True
+        await self.send(ok(request.id, result))
+        return True
+
+    async def _authenticate(self, frame: dict[str, Any]) -> bool:
+        args = frame.get("args") if isinstance(frame, dict) else None
+        if frame.get("cmd") == "auth" and isinstance(args, dict) and secrets.compare_digest(str(args.get("token", "")), self.token or ""):
+            self.authenticated = True
+            await self.send(ok(frame_id(frame) or 0, {}))
+            return True
+        await self.send(error(frame_id(frame), "bad_frame", "authenticate first: auth {token}"))
+        return False
+
+    async def _subscribe(self, request: Request, nursery: trio.Nursery) -> None:
+        topics = request.args.topics  # type: ignore[attr-defined]
+        if self.subscriber is not None:
+            self.bus.unsubscribe(self.subscriber)
+        self.subscriber = self.bus.subscribe(topics)
+        await self.send(ok(request.id, {"topics": sorted(self.subscriber.topics)}))
+        nursery.start_soon(self._forward, self.subscriber)
+
+    async def _forward(self, sub: Subscriber) -> None:
+        async with sub.receive:
+            async for frame in sub.receive:
+                await self.send(frame)
+        if sub.overflowed.is_set():
+            await self.send({"type": "event", "event": "log", "data": {"level": "warning", "message": "events queued faster than this client read them: disconnecting; reconnect and call status"}})
+            await self.stream.aclose()
+
+
+async def serve(path: Path, dispatch: Dispatch, bus: Bus, version: str, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
+    """Accept clients until cancelled; ``task_status.started`` gets the socket path once listening."""
+    token = None
+    if use_tcp():
+        listener, token = await open_tcp_listener(path)
+    else:
+        listener = await open_unix_listener(path)
+
+    async def handler(stream: trio.abc.Stream) -> None:
+        await Connection(stream, dispatch, bus, token).serve(version)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(trio.serve_listeners, handler, [listener])
+            task_status.started(path)
+    finally:
+        with trio.CancelScope(shield=True):
+            for p in (path, token_file(path)):
+                try:
+                    if not use_tcp() or p != path:
+                        p.unlink()
+                except OSError as e:
+                    if e.errno != errno.ENOENT:
+                        log.warning("could not remove %s: %s", p, e)

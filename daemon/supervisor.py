@@ -1,0 +1,195 @@
+"""The pipeline supervisor: runs the composer for the daemon and lands its results on the timeline.
+
+A ``generate`` runs stages 1-3 (intent, harmony, arrangement: milliseconds), loads the song's
+skeleton into the player, then generates the four parts concurrently, each landing on the timeline
+the moment it exists — with ``play`` the music starts with the first part and the others join at the
+next bar. Stages 5-7 and the session folder follow; the folder is kept current as parts change.
+Every stage's progress is published as a ``pipeline`` event. One job at a time: a new ``generate``
+cancels the one running.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import trio
+
+from generators import pipeline, session
+from generators.errors import BadRequestError, GeneratorError
+from generators.model import HistoryEntry, Part, SongState, StageRecord, Track
+from generators.settings import Settings
+
+from .bus import Bus
+from .player import Player
+from .protocol import BufferEvent, ClipState, PipelineEvent, ProtocolError
+from .state import Memory
+from .timeline import Change
+
+log = logging.getLogger(__name__)
+
+START_WAIT = 0.25
+"""Seconds ``generate {play}`` waits for every part before it starts with the parts that exist."""
+
+
+class Supervisor:
+    def __init__(self, player: Player, bus: Bus, settings: Settings, memory: Memory) -> None:
+        self.player = player
+        self.bus = bus
+        self.settings = settings
+        self.memory = memory
+        self.folder: Path | None = None
+        """The current song's session folder (None while its first pipeline still runs)."""
+        self.stages: list[StageRecord] = []
+        self.stage: str | None = None
+        self._nursery: trio.Nursery | None = None
+        self._job: trio.CancelScope | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None
+
+    # --- generate ------------------------------------------------------------------------------------
+
+    def generate(self, prompt: str, *, seed: int | None, bars: int | None, play: bool) -> pipeline.Draft:
+        try:
+            draft = pipeline.new_draft(prompt, seed=seed, bars=bars)
+        except BadRequestError as e:
+            raise ProtocolError("bad_args", str(e)) from None
+        if self._job is not None:
+            self._job.cancel()
+            self.bus.log("info", "the previous generate was cancelled")
+        self._nursery.start_soon(self._generate, draft, play)
+        return draft
+
+    def _progress(self, p: pipeline.Progress) -> None:
+        self.stage = p.stage if p.status in ("start", "retry") else None
+        self.bus.publish("pipeline", PipelineEvent(stage=p.stage, index=p.index, status=p.status, message=p.message, duration_ms=p.duration_ms))
+
+    async def _generate(self, draft: pipeline.Draft, play: bool) -> None:
+        with trio.CancelScope() as scope:
+            self._job = scope
+            try:
+                await self._compose(draft, play)
+            except GeneratorError as e:
+                self.bus.log("error", f"generate failed: {e}")
+            finally:
+                if self._job is scope:
+                    self._job, self.stage = None, None
+
+    async def _compose(self, draft: pipeline.Draft, play: bool) -> None:
+        output = Path(self.settings.output_dir)
+        folder = await trio.to_thread.run_sync(session.begin, output, draft.session_id)
+        attempts = self.settings.stage_attempts
+
+        def checkpoint(d: pipeline.Draft) -> None:
+            session.write_checkpoint(folder, d.model_dump_json().encode())
+
+        draft = await pipeline.compose_async(draft, attempts=attempts, on_progress=self._progress, checkpoint=checkpoint, until="arrangement")
+        self.player.load(draft.song())
+        self._publish_buffer()
+        started = trio.current_time()
+        tracks: dict[Part, Track] = {}
+        all_parts = trio.Event()
+
+        async def one(part: Part) -> None:
+            track = await trio.to_thread.run_sync(pipeline.make_part, draft, part)
+            tracks[part] = track
+            self.player.put_track(track)
+            self._publish_buffer()
+            if len(tracks) == len(pipeline.PARTS):
+                all_parts.set()
+
+        async def start_playing() -> None:
+            # Start with every part when they come quickly (the algorithmic ones take milliseconds);
+            # otherwise with what exists after START_WAIT: the rest join at a later bar.
+            with trio.move_on_after(START_WAIT):
+                await all_parts.wait()
+            while not tracks:
+                await trio.sleep(0.005)
+            song = self.player.song
+            if self.player.state != "playing" and song is not None and song.session_id == draft.session_id:
+                self.player.play()
+
+        index = pipeline.STAGE_NAMES.index("parts") + 1
+        self._progress(pipeline.Progress(index, "parts", "start", "Writing drums, bass, chords and lead..."))
+        async with trio.open_nursery() as nursery:
+            for part in pipeline.PARTS:
+                nursery.start_soon(one, part)
+            if play:
+                nursery.start_soon(start_playing)
+        ms = (trio.current_time() - started) * 1000
+        draft = draft.model_copy(update={
+            "tracks": [tracks[p] for p in pipeline.PARTS],
+            "completed": [*draft.completed, "parts"],
+            "stages": [*draft.stages, StageRecord(stage="parts", duration_ms=round(ms, 3))],
+        })
+        self._progress(pipeline.Progress(index, "parts", "done", pipeline.STAGES[index - 1].summary(draft), ms))
+        checkpoint(draft)
+        draft = await pipeline.compose_async(draft, attempts=attempts, on_progress=self._progress, checkpoint=checkpoint)
+        song = draft.song()
+        self.player.update_song(song)
+        self.stages = draft.stages
+        await trio.to_thread.run_sync(session.write, folder, song, draft.stages)
+        self.folder = await trio.to_thread.run_sync(session.finish, folder)
+        await trio.to_thread.run_sync(self.memory.remember, self.folder)
+        self.bus.log("info", f"session written to {self.folder}")
+
+    def _publish_buffer(self) -> None:
+        song = self.player.song
+        if song is None:
+            return
+        tracks = {t.part: [ClipState(section=c.section, source=c.source, version=c.version) for c in t.clips] for t in song.tracks}
+        ready = song.arrangement.total_bars if song.tracks else 0
+        self.bus.publish("buffer", BufferEvent(tracks=tracks, ready_bars=ready))
+
+    # --- changes to the playing song ---------------------------------------------------------------
+
+    def load_session(self, folder: Path) -> SongState:
+        try:
+            song = session.load_song(folder)
+            manifest = session.load_manifest(folder)
+        except BadRequestError as e:
+            raise ProtocolError("not_found", str(e)) from None
+        self.folder, self.stages = folder, manifest.stage_timings
+        self.memory.remember(folder)
+        return song
+
+    async def regenerate(self, part: Part) -> Change:
+        song = self.player.song
+        if song is None:
+            raise ProtocolError("conflict", "no song is loaded")
+        if not any(t.part == part for t in song.tracks):
+            raise ProtocolError("conflict", f"the {part} part has not been written yet")
+        old = song.track(part)
+        version = max((c.version for c in old.clips), default=0) + 1
+        seed = song.seed + 1_000_003 * (version - 1)
+        fresh = await trio.to_thread.run_sync(
+            lambda: pipeline.PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=seed)
+        )
+        track = old.model_copy(update={"clips": [c.model_copy(update={"version": version}) for c in fresh.clips]})
+        change = self.player.put_track(track, "section")
+        entry = HistoryEntry(
+            at=datetime.now(timezone.utc).isoformat(timespec="seconds"), action="regenerate",
+            request=f"regenerate {part}", targets=[part], files=[f"midi/{part}.mid", session.FULL, session.STATE],
+        )
+        new_song = self.player.song.model_copy(update={"history": [*self.player.song.history, entry]})
+        self.player.update_song(new_song)
+        await self.save(new_song, only={f"midi/{part}.mid", session.FULL, session.STATE})
+        return change
+
+    async def save(self, song: SongState, only: set[str] | None = None) -> None:
+        """Keep the session folder current (atomically, file by file)."""
+        if self.folder is None:
+            return
+        try:
+            await trio.to_thread.run_sync(lambda: session.write(self.folder, song, self.stages, only=only))
+        except GeneratorError as e:
+            self.bus.log("error", f"could not update the session folder: {e}")
