@@ -22,7 +22,7 @@ from engine.events import Clip, clip_events
 from engine.feed import Feeder
 from engine.time import PPQ, Meter, TempoMap
 
-API_CHOICES = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor")
+API_CHOICES = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor", "null")
 TURN = 0.02
 """Seconds between feed-loop turns (the engine wakes the loop sooner with telemetry)."""
 MIN_HORIZON = 0.25
