@@ -15,7 +15,7 @@ def _pipeline(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="benchmarks: pipeline speed, engine timing")
+    parser = sub.add_parser("bench", help="benchmarks: pipeline speed, engine timing, the live daemon")
     which = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     p = which.add_parser("pipeline", help="time the algorithmic pipeline on a 64-bar, 4-part song")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bars", type=int, default=64)
     p.set_defaults(run=_pipeline)
 
-    from benchmarks import timing  # its module defines its own options
+    from benchmarks import daemon, timing  # each defines its own options
 
     timing.register(which)
+    daemon.register(which)

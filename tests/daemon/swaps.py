@@ -1,0 +1,175 @@
+"""Randomized swap/jump trials: the daemon's Timeline feeding the engine's scheduler a commit horizon
+ahead, on a fake clock, every send recorded — and an independent reference rendering of what must
+sound before and after the boundary.
+
+Shared by the tests (exact, fast) and ``benchmarks/swaps.py`` (which reports the same trials).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from daemon.timeline import Timeline
+from engine.events import NOTE_ON
+from engine.scheduler import Scheduler
+from engine.time import PPQ, TempoMap
+from generators.model import SongState, Track
+from generators.pipeline import PART_GENERATORS, compose_sync
+from tests.engine.fakes import Rig
+
+PROMPTS = (
+    "pop song, uplifting", "Trap beat, dark, 140 BPM", "deep house in A minor", "boom bap with jazzy chords",
+    "Frank Ocean meets Burial, late-night vibes", "drum and bass", "synthwave night drive", "funk groove, busy",
+    "lofi study beats", "reggaeton party", "ambient dreamy", "gospel, uplifting",
+)
+KINDS = ("jump-section", "jump-bar", "mute", "regenerate")
+STEP = 0.02
+"""Seconds between feed-loop turns, as in the daemon."""
+HORIZON = 0.2
+
+
+@dataclass
+class Trial:
+    seed: int
+    prompt: str
+    kind: str
+    moment: float
+    boundary: int = -1
+    problems: list[str] = field(default_factory=list)
+    note_ons_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _clip_notes(track: Track, section: int, bar_in_section: int, bar_ticks: int) -> list[tuple[int, int, int]]:
+    """(tick within the bar, pitch, velocity) of the note-ons ``track`` plays in that bar."""
+    for clip in track.clips:
+        if clip.section == section:
+            lo = bar_in_section * bar_ticks
+            return [(n.tick - lo, n.pitch, n.velocity) for n in clip.notes if lo <= n.tick < lo + bar_ticks]
+    return []
+
+
+def reference(song: SongState, tracks: dict[str, Track], first_song_bar: int, start: int, end: int, muted: set[str]) -> list[tuple[int, str, int, int]]:
+    """Note-ons that must sound from performance tick ``start`` (a bar line playing ``first_song_bar``)
+    to ``end``, played straight on from there (looping at the song's end)."""
+    a = song.arrangement
+    bar_ticks = PPQ * 4 * a.meter.numerator // a.meter.denominator
+    starts = a.start_bars()
+    out = []
+    for k in range(-(-(end - start) // bar_ticks)):
+        song_bar = (first_song_bar + k) % a.total_bars
+        section = max(i for i, s in enumerate(starts) if s <= song_bar)
+        for part, track in tracks.items():
+            if part in muted:
+                continue
+            for tick, pitch, velocity in _clip_notes(track, section, song_bar - starts[section], bar_ticks):
+                t = start + k * bar_ticks + tick
+                if t < end:
+                    out.append((t, part, pitch, velocity))
+    return sorted(out)
+
+
+def _recorded(rig: Rig, lo: int, hi: int) -> list[tuple[int, str, int, int]]:
+    return sorted(
+        (s.send.tick, s.send.track, s.send.message[1], s.send.message[2])
+        for s in rig.sent
+        if s.send.message[0] & 0xF0 == NOTE_ON and s.send.message[2] > 0 and lo <= s.send.tick < hi
+    )
+
+
+def run_trial(seed: int) -> Trial:
+    rng = random.Random(seed)
+    prompt = rng.choice(PROMPTS)
+    song = compose_sync(prompt, seed=seed, bars=rng.choice((8, 12, 16, 24, 32)))
+    bar_ticks = PPQ * 4 * song.arrangement.meter.numerator // song.arrangement.meter.denominator
+    tempo = TempoMap.constant(song.bpm)
+    seconds_per_bar = tempo.seconds_at(bar_ticks)
+    trial = Trial(seed, prompt, rng.choice(KINDS), moment=rng.uniform(0.05, seconds_per_bar * song.arrangement.total_bars * 1.3))
+    tl = Timeline(song)
+    rig = Rig(Scheduler(tempo=tempo))
+    horizon = int(HORIZON * song.bpm * PPQ / 60) + 1
+
+    def feed() -> None:
+        playhead = rig.scheduler.playhead(rig.now)
+        for command in tl.commit(int(playhead) + horizon):
+            if hasattr(command, "track"):
+                rig.scheduler.replace_from(command.track, command.tick, command.events, now=rig.now)
+            else:
+                rig.scheduler.schedule(command.events, now=rig.now)
+
+    def run_until(t: float) -> None:
+        while rig.now < t:
+            rig.advance(STEP)
+            feed()
+
+    feed()
+    rig.record(rig.scheduler.start(rig.now, 0))
+    run_until(trial.moment)
+    old_tracks = {t.part: t for t in song.tracks}
+    new_tracks, muted, cut_parts = dict(old_tracks), set(), set()
+    if trial.kind.startswith("jump"):
+        target = rng.randrange(len(song.arrangement.sections))
+        change = tl.jump(target, "bar" if trial.kind == "jump-bar" else "section")
+        after_bar = song.arrangement.start_bars()[target]
+        cut_parts = set(old_tracks)
+    else:
+        part = rng.choice(list(old_tracks))
+        if trial.kind == "mute":
+            change = tl.mute(part, True)
+            muted, cut_parts = {part}, {part}
+        else:
+            fresh = PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=seed + 99)
+            new = old_tracks[part].model_copy(update={"clips": [c.model_copy(update={"version": 2}) for c in fresh.clips]})
+            change = tl.put_track(new, "section")
+            new_tracks[part] = new
+        after_bar = (change.tick // bar_ticks) % song.arrangement.total_bars
+    b = trial.boundary = change.tick
+    window = 2 * bar_ticks
+    run_until(tempo.seconds_at(b + window) + 0.5)
+    rig.record(rig.scheduler.stop(rig.now))
+
+    before_lo = max(0, b - bar_ticks)
+    expected_before = reference(song, old_tracks, (before_lo // bar_ticks) % song.arrangement.total_bars, before_lo, b, set())
+    expected_after = reference(song, new_tracks, after_bar, b, b + window, muted)
+    got_before, got_after = _recorded(rig, before_lo, b), _recorded(rig, b, b + window)
+    trial.note_ons_checked = len(got_before) + len(got_after)
+    if got_before != expected_before:
+        trial.problems.append(f"before bar line {b}: {len(got_before)} note-ons, expected {len(expected_before)}")
+    if got_after != expected_after:
+        trial.problems.append(f"after bar line {b}: {len(got_after)} note-ons, expected {len(expected_after)}")
+    if b % bar_ticks:
+        trial.problems.append(f"boundary {b} is not on a bar line")
+    trial.problems += _stuck(rig, b, cut_parts)
+    return trial
+
+
+def _stuck(rig: Rig, boundary: int, cut_parts: set[str]) -> list[str]:
+    """Every note-on ended, nothing ended twice, and notes of cut parts sounding at the boundary
+    ended exactly there."""
+    problems = []
+    sounding: dict[tuple[int, int], tuple[int, str]] = {}
+    for s in rig.sent:
+        status, channel = s.send.message[0] & 0xF0, s.send.message[0] & 0x0F
+        if status not in (0x80, 0x90):
+            continue
+        key = (channel, s.send.message[1])
+        if status == 0x90 and s.send.message[2] > 0:
+            if key in sounding:
+                problems.append(f"note {key} started again while sounding")
+            sounding[key] = (s.send.tick, s.send.track)
+        else:
+            started = sounding.pop(key, None)
+            if started is None:
+                continue  # panic/stop offs for keys not sounding are harmless
+            tick, track = started
+            if track in cut_parts and tick < boundary < s.send.tick:
+                problems.append(f"{track} note {key} from {tick} ended at {s.send.tick}, after the boundary {boundary}")
+    if sounding:
+        problems.append(f"{len(sounding)} notes never ended")
+    if len(rig.scheduler.ledger):
+        problems.append("the ledger still holds sounding notes after stop")
+    return problems
