@@ -51,7 +51,7 @@ class Bus:
             except trio.WouldBlock:
                 sub.overflowed.set()
                 self.unsubscribe(sub)
-            except trio.ClosedResourceError:
+            except (trio.BrokenResourceError, trio.ClosedResourceError):  # its connection is gone
                 self._subscribers.discard(sub)
 
     def log(self, level: str, message: str) -> None:

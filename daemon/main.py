@@ -111,5 +111,4 @@ async def _stop_everything(player: Player, supervisor: Supervisor) -> None:
     if player.engine is not None and player.engine.alive:
         player.stop()
         player.panic()
-    if player.song is not None:
-        await supervisor.save(player.song)
+    await supervisor.save()

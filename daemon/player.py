@@ -206,6 +206,13 @@ class Player:
             self.timeline = Timeline(song, loop=self.loop, start_section=section)
             self.tempo = TempoMap.constant(song.bpm)
 
+    def song_of(self, session_id: str) -> SongState | None:
+        """The playing (or about to play) version of song ``session_id``, if it is loaded."""
+        for tl in (self._next, self.timeline):
+            if tl is not None and tl.song.session_id == session_id:
+                return tl.song
+        return None
+
     def update_song(self, song: SongState) -> None:
         """The current song changed in ways that do not touch what plays (presets, effects, files)."""
         target = self._next or self.timeline
@@ -321,9 +328,9 @@ class Player:
     def engine_status(self) -> tuple[EngineStatus, list[PortInfo]]:
         t: Telemetry | None = self.engine.telemetry if self.engine else None
         if t is None:
-            return EngineStatus(alive=False, lateness_ms=Lateness(p50=0, p99=0, max=0), early=0, events_sent=0, priority="", api=""), []
+            return EngineStatus(alive=False, pid=None, lateness_ms=Lateness(p50=0, p99=0, max=0), early=0, events_sent=0, priority="", api=""), []
         status = EngineStatus(
-            alive=self.engine.alive, lateness_ms=Lateness(p50=t.p50_ms, p99=t.p99_ms, max=t.max_ms),
+            alive=self.engine.alive, pid=t.pid, lateness_ms=Lateness(p50=t.p50_ms, p99=t.p99_ms, max=t.max_ms),
             early=t.early_count, events_sent=t.events_sent, priority=t.priority, api=t.api,
         )
         return status, [PortInfo(name=p.name, up=p.up, role=p.role) for p in t.ports]

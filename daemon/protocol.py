@@ -92,7 +92,6 @@ ARGS: dict[str, type[Wire]] = {
     "jump": JumpArgs,
     "regenerate": PartArgs,
     "mute": MuteArgs,
-    "refine": RefineArgs,
     "subscribe": SubscribeArgs,
     "ports": NoArgs,
     "panic": NoArgs,
@@ -193,6 +192,7 @@ class Lateness(Payload):
 
 class EngineStatus(Payload):
     alive: bool
+    pid: int | None
     lateness_ms: Lateness
     early: int
     events_sent: int

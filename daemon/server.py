@@ -119,13 +119,17 @@ class Connection:
             await self.stream.send_all(encode(frame))
 
     async def serve(self, version: str) -> None:
+        """Talk to this client until it leaves; nothing it does can raise out of here."""
         try:
             async with trio.open_nursery() as nursery:
                 await self.send(hello(version))
                 await self._read_loop(nursery)
                 nursery.cancel_scope.cancel()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
-            pass
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
+            pass  # the client went away
+        except* Exception as group:  # a bug must cost one connection, never the server
+            log.error("connection failed", exc_info=group)
+            self.bus.log("error", f"internal error on a client connection: {group.exceptions[0]}")
         finally:
             if self.subscriber is not None:
                 self.bus.unsubscribe(self.subscriber)

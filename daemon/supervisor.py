@@ -45,6 +45,8 @@ class Supervisor:
         self.stage: str | None = None
         self._nursery: trio.Nursery | None = None
         self._job: trio.CancelScope | None = None
+        self._writing = trio.Lock()
+        """One writer of the session folder at a time, and it always writes the latest song."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -78,8 +80,11 @@ class Supervisor:
             self._job = scope
             try:
                 await self._compose(draft, play)
-            except GeneratorError as e:
-                self.bus.log("error", f"generate failed: {e}")
+            except* GeneratorError as group:
+                self.bus.log("error", f"generate failed: {_first(group)}")
+            except* Exception as group:  # a bug in composing must not stop the music or the daemon
+                log.error("generate crashed", exc_info=group)
+                self.bus.log("error", f"generate failed (internal error): {_first(group)}")
             finally:
                 if self._job is scope:
                     self._job, self.stage = None, None
@@ -134,13 +139,26 @@ class Supervisor:
         self._progress(pipeline.Progress(index, "parts", "done", pipeline.STAGES[index - 1].summary(draft), ms))
         checkpoint(draft)
         draft = await pipeline.compose_async(draft, attempts=attempts, on_progress=self._progress, checkpoint=checkpoint)
-        song = draft.song()
-        self.player.update_song(song)
+        self.player.update_song(self._with_live_changes(draft.song()))
         self.stages = draft.stages
-        await trio.to_thread.run_sync(session.write, folder, song, draft.stages)
-        self.folder = await trio.to_thread.run_sync(session.finish, folder)
+        async with self._writing:
+            song = self._with_live_changes(draft.song())  # what plays now, with any change made meanwhile
+            await trio.to_thread.run_sync(session.write, folder, song, draft.stages)
+            self.folder = await trio.to_thread.run_sync(session.finish, folder)
         await trio.to_thread.run_sync(self.memory.remember, self.folder)
         self.bus.log("info", f"session written to {self.folder}")
+        if self._with_live_changes(song) != song:  # changed while the folder was being written
+            await self.save()
+
+    def _with_live_changes(self, song: SongState) -> SongState:
+        """``song`` as the pipeline finished it, with what changed live meanwhile (a part regenerated
+        while stages 5-7 ran) kept: the playing clips and the history win."""
+        live = self.player.song_of(song.session_id)
+        if live is None:
+            return song
+        clips = {t.part: t.clips for t in live.tracks}
+        tracks = [t.model_copy(update={"clips": clips.get(t.part, t.clips)}) for t in song.tracks]
+        return song.model_copy(update={"tracks": tracks, "history": live.history})
 
     def _publish_buffer(self) -> None:
         song = self.player.song
@@ -182,14 +200,27 @@ class Supervisor:
         )
         new_song = self.player.song.model_copy(update={"history": [*self.player.song.history, entry]})
         self.player.update_song(new_song)
-        await self.save(new_song, only={f"midi/{part}.mid", session.FULL, session.STATE})
+        await self.save()
         return change
 
-    async def save(self, song: SongState, only: set[str] | None = None) -> None:
-        """Keep the session folder current (atomically, file by file)."""
-        if self.folder is None:
-            return
-        try:
-            await trio.to_thread.run_sync(lambda: session.write(self.folder, song, self.stages, only=only))
-        except GeneratorError as e:
-            self.bus.log("error", f"could not update the session folder: {e}")
+    async def save(self) -> None:
+        """Keep the session folder current: the latest state of the playing song, written atomically
+        file by file (files whose bytes did not change are left alone). Before the pipeline has
+        finished the folder there is nothing to update: its own final write includes every change."""
+        async with self._writing:
+            folder = self.folder
+            song = self.player.song
+            if folder is None or song is None or song.session_id not in folder.name:
+                return
+            try:
+                await trio.to_thread.run_sync(lambda: session.write(folder, song, self.stages))
+            except GeneratorError as e:
+                self.bus.log("error", f"could not update the session folder: {e}")
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    """The first leaf error of a (possibly nested) group: what a person should read."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

@@ -105,3 +105,56 @@ async def daemon(tmp_path: Path) -> AsyncIterator[RunningDaemon]:
         path = await nursery.start(daemon_main.run, options)
         yield RunningDaemon(path, record, tmp_path / "out", nursery)
         nursery.cancel_scope.cancel()
+
+
+@dataclass
+class DaemonProcess:
+    """``backbeat daemon`` in a subprocess (what a producer runs), on a private socket and folders."""
+
+    proc: "subprocess.Popen[bytes]"
+    socket: Path
+    output: Path
+
+    def client(self):
+        from daemon.client import DaemonClient
+
+        return DaemonClient(self.socket)
+
+
+def start_daemon_process(tmp: Path, *extra: str) -> DaemonProcess:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from daemon.client import DaemonClient
+
+    sock = tmp / "d.sock"
+    env = {**os.environ, "OUTPUT_DIR": str(tmp / "out"), "XDG_STATE_HOME": str(tmp / "state"), "BACKBEAT_SOCKET": str(sock)}
+    proc = subprocess.Popen([sys.executable, "-m", "backbeat", "--debug", "daemon", "--midi-api", "null", *extra], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    end = time.monotonic() + 20
+    while True:
+        try:
+            with DaemonClient(sock, timeout=2) as c:
+                if c.request("status")["engine"]["alive"]:
+                    return DaemonProcess(proc, sock, tmp / "out")
+        except Exception:
+            pass
+        if proc.poll() is not None or time.monotonic() > end:
+            proc.kill()
+            raise RuntimeError(f"the daemon did not start: {proc.stderr.read().decode(errors='replace')[-800:]}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def daemon_process(tmp_path_factory: pytest.TempPathFactory):
+    import subprocess
+
+    d = start_daemon_process(tmp_path_factory.mktemp("daemon"))
+    yield d
+    d.proc.terminate()
+    try:
+        d.proc.wait(5)
+    except subprocess.TimeoutExpired:
+        d.proc.kill()
