@@ -19,8 +19,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# Composes the demo and plays it (through a running daemon, or one started in the foreground;
+# with no MIDI system it plays to the terminal monitor). Ctrl-C stops, every note ended.
 run: $(VENV)/.installed
-	$(BIN)/backbeat generate "$(DEMO)"
+	$(BIN)/backbeat play "$(DEMO)"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

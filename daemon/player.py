@@ -244,7 +244,7 @@ class Player:
                 self.jump(section, "bar")
             return self.transport()
         self.timeline = Timeline(self.song, loop=self.loop, start_section=self.start_section if section is None else section)
-        self.tempo = TempoMap.constant(self.song.bpm)
+        self.tempo = TempoMap.constant(self.song.bpm)  # a live tempo change is part of the song by now
         self.engine.set_tempo_map(self.tempo)
         self._start(0)
         return self.transport()
@@ -263,8 +263,7 @@ class Player:
         self.engine.start(tick)
         self._started_at = time.perf_counter()
         self.state = "playing"
-        self._last_bar = -1
-        self._landed = set(self.timeline.changes)
+        self._last_bar = tick // self.timeline.bar_ticks
         self._changes = []
         self.bus.publish("transport", self.transport())
         self.wake()
@@ -316,13 +315,15 @@ class Player:
         tl = self.timeline
         tick = int(self.playhead())
         if tl is None:
-            return Transport(state="stopped", bar=1, beat=1, tick=0, section=None, section_index=None, bpm=self.tempo.bpm_at(0), loop=self.loop)
+            return Transport(state="stopped", bar=1, beat=1, tick=0, section=None, section_index=None, song_bar=None, bpm=self.tempo.bpm_at(0), loop=self.loop)
         pos = tl.position(tick) if self.state == "playing" else tl.position(tl.offset)
         section = pos.section if self.state == "playing" else self.start_section
         name = tl.song.arrangement.sections[section].name if section is not None else None
+        song_bar = pos.song_bar if self.state == "playing" else tl.section_starts[section]
         return Transport(
             state=self.state, bar=pos.bar + 1, beat=pos.beat + 1, tick=tick, section=name,
-            section_index=section, bpm=self.tempo.bpm_at(tick), loop=self.loop,
+            section_index=section, song_bar=None if song_bar is None else song_bar + 1,
+            bpm=self.tempo.bpm_at(tick), loop=self.loop,
         )
 
     def engine_status(self) -> tuple[EngineStatus, list[PortInfo]]:

@@ -180,6 +180,8 @@ class Transport(Payload):
     tick: int
     section: str | None
     section_index: int | None
+    song_bar: int | None = None
+    """One-based bar of the song playing now (where the performance is in the arrangement)."""
     bpm: float
     loop: bool = True
 
@@ -232,9 +234,22 @@ class PipelineStatus(Payload):
     stage: str | None
 
 
+class ClipState(Payload):
+    section: int
+    source: str
+    version: int
+
+
+class BufferEvent(Payload):
+    tracks: dict[str, list[ClipState]]
+    ready_bars: int
+
+
 class Status(Payload):
     transport: Transport
     session: SessionInfo | None
+    buffer: BufferEvent | None = None
+    """What is ready per track and section (as the last ``buffer`` event said)."""
     engine: EngineStatus
     ports: list[PortInfo]
     pipeline: PipelineStatus
@@ -247,17 +262,6 @@ class PipelineEvent(Payload):
     status: Literal["start", "done", "retry", "failed"]
     message: str
     duration_ms: float
-
-
-class ClipState(Payload):
-    section: int
-    source: str
-    version: int
-
-
-class BufferEvent(Payload):
-    tracks: dict[str, list[ClipState]]
-    ready_bars: int
 
 
 class SwapEvent(Payload):

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Request], Awaitable[dict[str, Any]]]
 READ_CHUNK = 65536
+IN_FLIGHT = 32
+"""Requests one connection may have unanswered at once; more wait for a slot (back-pressure)."""
 
 
 def default_socket() -> Path:
@@ -113,6 +115,7 @@ class Connection:
         self.authenticated = token is None
         self.subscriber: Subscriber | None = None
         self._send_lock = trio.Lock()
+        self._in_flight = trio.Semaphore(IN_FLIGHT)
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -164,18 +167,27 @@ class Connection:
         if request.cmd == "subscribe":
             await self._subscribe(request, nursery)
             return True
-        try:
-            result = await self.dispatch(request)
-        except ProtocolError as e:
-            await self.send(error(request.id, e.code, e.message))
-            return True
-        except Exception as e:  # a bug in a handler must not take the daemon down
-            log.exception("internal error in %s", request.cmd)
-            self.bus.log("error", f"internal error in {request.cmd}: {e}")
-            await self.send(error(request.id, "internal", f"internal error in {request.cmd}: {e}"))
-            return True
-        await self.send(ok(request.id, result))
+        # Each request is answered by its own task, so a command that waits (learn waits for a pad)
+        # never holds back a panic sent after it; the limiter bounds what one client can start.
+        await self._in_flight.acquire()
+        nursery.start_soon(self._answer, request)
         return True
+
+    async def _answer(self, request: Request) -> None:
+        try:
+            try:
+                result = await self.dispatch(request)
+            except ProtocolError as e:
+                await self.send(error(request.id, e.code, e.message))
+                return
+            except Exception as e:  # a bug in a handler must not take the daemon down
+                log.exception("internal error in %s", request.cmd)
+                self.bus.log("error", f"internal error in {request.cmd}: {e}")
+                await self.send(error(request.id, "internal", f"internal error in {request.cmd}: {e}"))
+                return
+            await self.send(ok(request.id, result))
+        finally:
+            self._in_flight.release()
 
     async def _authenticate(self, frame: dict[str, Any]) -> bool:
         args = frame.get("args") if isinstance(frame, dict) else None

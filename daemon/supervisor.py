@@ -16,7 +16,7 @@ from pathlib import Path
 
 import trio
 
-from generators import pipeline, session
+from generators import edits, pipeline, session
 from generators.errors import BadRequestError, GeneratorError
 from generators.model import HistoryEntry, Part, SongState, StageRecord, Track
 from generators.settings import Settings
@@ -160,13 +160,25 @@ class Supervisor:
         tracks = [t.model_copy(update={"clips": clips.get(t.part, t.clips)}) for t in song.tracks]
         return song.model_copy(update={"tracks": tracks, "history": live.history})
 
-    def _publish_buffer(self) -> None:
+    def buffer_state(self) -> BufferEvent | None:
+        """Which clips of which tracks exist, and where each came from."""
         song = self.player.song
         if song is None:
-            return
+            return None
         tracks = {t.part: [ClipState(section=c.section, source=c.source, version=c.version) for c in t.clips] for t in song.tracks}
-        ready = song.arrangement.total_bars if song.tracks else 0
-        self.bus.publish("buffer", BufferEvent(tracks=tracks, ready_bars=ready))
+        return BufferEvent(tracks=tracks, ready_bars=song.arrangement.total_bars if song.tracks else 0)
+
+    def _publish_buffer(self) -> None:
+        if (state := self.buffer_state()) is not None:
+            self.bus.publish("buffer", state)
+
+    async def set_tempo(self, bpm: float) -> int:
+        """A new tempo from the next bar; the song keeps it (effect times recomputed, folder saved)."""
+        at = self.player.set_tempo(bpm)
+        if self.player.song is not None:
+            self.player.update_song(edits.retempo(self.player.song, bpm))
+            await self.save()
+        return at
 
     # --- changes to the playing song ---------------------------------------------------------------
 

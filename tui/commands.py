@@ -1,0 +1,171 @@
+"""The input line as tables: slash commands and plain text → protocol requests. Pure: no I/O.
+
+``parse(line, has_session=...)`` gives an ``Action`` (a protocol command and its arguments, or a
+thing the TUI does itself, like ``/help``) or raises ``InputError`` with one line for the log.
+Arguments are validated against the protocol's own models before they are sent, so a typo is
+answered here instead of by a round trip.
+
+Sections are numbered from 1 in the TUI (``/jump 2`` and the key ``2`` both mean the second
+section, as the arrangement view labels them); the protocol's indexes start at 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from daemon.protocol import ARGS, PROTOCOL
+
+from .errors import InputError
+
+PLAIN_TEXT: dict[bool, str] = {False: "generate", True: "generate"}
+"""The command plain text becomes, without (False) and with (True) a loaded song. The daemon does
+not implement ``refine`` yet, so text is a new prompt either way; set ``True: "refine"`` once it does."""
+
+TEXT_ARGS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "generate": lambda text: {"prompt": text, "play": True},
+    "refine": lambda text: {"text": text},
+}
+"""How plain text becomes the arguments of each command it can map to."""
+
+QUANTIZE = ("bar", "section")
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What one line (or key) asks for."""
+
+    cmd: str
+    """A protocol command, or a local one (``help``) when ``local`` is set."""
+    args: dict[str, Any] = field(default_factory=dict)
+    local: bool = False
+
+
+def _none(name: str, words: list[str]) -> dict[str, Any]:
+    if words:
+        raise InputError(f"/{name} takes no arguments")
+    return {}
+
+
+def section_ref(word: str) -> str | int:
+    """A section as the user names it: a one-based number, a name (``chorus 2``) or a kind (``chorus``)."""
+    if word.isdigit():
+        if int(word) < 1:
+            raise InputError("sections are numbered from 1")
+        return int(word) - 1
+    return word
+
+
+def _jump(name: str, words: list[str]) -> dict[str, Any]:
+    quantize = "section"
+    if len(words) > 1 and words[-1].lower() in QUANTIZE:
+        quantize = words.pop().lower()
+    if not words:
+        raise InputError("usage: /jump SECTION [bar|section] (a name, a kind like chorus, or a number)")
+    return {"section": section_ref(" ".join(words)), "quantize": quantize}
+
+
+def _tempo(name: str, words: list[str]) -> dict[str, Any]:
+    try:
+        (word,) = words
+        return {"bpm": float(word)}
+    except ValueError:
+        raise InputError("usage: /tempo BPM (a number from 20 to 300)") from None
+
+
+def _part(key: str, **extra: Any) -> Callable[[str, list[str]], dict[str, Any]]:
+    def parse(name: str, words: list[str]) -> dict[str, Any]:
+        if len(words) != 1:
+            raise InputError(f"usage: /{name} drums|bass|chords|lead")
+        return {key: words[0].lower(), **extra}
+
+    return parse
+
+
+def _learn(name: str, words: list[str]) -> dict[str, Any]:
+    if len(words) != 1:
+        raise InputError("usage: /learn ACTION, as in a controller map: jump:1, jump:next, mute:bass, tempo:+2, panic, ...")
+    return {"action": words[0]}
+
+
+@dataclass(frozen=True, slots=True)
+class Slash:
+    cmd: str
+    """The protocol command it sends (or the local one)."""
+    parse: Callable[[str, list[str]], dict[str, Any]]
+    """The words after the name → the command's arguments; raises InputError with the usage."""
+    usage: str
+    help: str
+    local: bool = False
+
+
+SLASH: dict[str, Slash] = {
+    "jump": Slash("jump", _jump, "/jump SECTION [bar]", "jump at the next section boundary (or the next bar)"),
+    "tempo": Slash("tempo", _tempo, "/tempo BPM", "change the tempo from the next bar"),
+    "mute": Slash("mute", _part("track", on=True), "/mute PART", "mute drums, bass, chords or lead from the next bar"),
+    "unmute": Slash("mute", _part("track", on=False), "/unmute PART", "unmute a part from the next bar"),
+    "regen": Slash("regenerate", _part("part"), "/regen PART", "a new version of a part, at the next section"),
+    "play": Slash("play", _none, "/play", "start playback of the loaded song"),
+    "stop": Slash("stop", _none, "/stop", "stop playback now (every note ended)"),
+    "panic": Slash("panic", _none, "/panic", "end every note: all notes off on every channel"),
+    "learn": Slash("learn", _learn, "/learn ACTION",
+                   "map the next pad or knob you touch to ACTION (controller-map syntax)"),
+    "help": Slash("help", _none, "/help", "this list", local=True),
+}
+"""Every slash command: its name → what it sends and how its words become arguments."""
+ALIASES = {"regenerate": "regen"}
+TIMEOUTS = {"learn": 40.0}
+"""Seconds to wait for an answer where the client's default is too short: ``learn`` answers only
+when a control arrives (the daemon gives up after 30 s)."""
+
+
+def parse(line: str, *, has_session: bool) -> Action:
+    """One input line as an Action.
+
+    Raises:
+        InputError: an empty line, an unknown slash command, or arguments that do not fit.
+    """
+    text = line.strip()
+    if not text:
+        raise InputError("type a prompt, or /help for the commands")
+    if not text.startswith("/"):
+        cmd = PLAIN_TEXT[has_session]
+        return checked(cmd, TEXT_ARGS[cmd](text), text[:40])
+    name, *words = text[1:].split() or [""]
+    name = ALIASES.get(name.lower(), name.lower())
+    spec = SLASH.get(name)
+    if spec is None:
+        raise InputError(f"unknown command /{name}: /help lists the commands")
+    args = spec.parse(name, words)
+    if spec.local:
+        return Action(spec.cmd, args, local=True)
+    return checked(spec.cmd, args, f"/{name}")
+
+
+def checked(cmd: str, args: dict[str, Any], what: str) -> Action:
+    """``cmd`` with ``args`` validated against the protocol's model for it.
+
+    Raises:
+        InputError: the daemon would refuse these arguments; the first problem, in one line.
+    """
+    if cmd not in ARGS:
+        raise InputError(f"{what}: protocol {PROTOCOL} has no {cmd} command")
+    try:
+        ARGS[cmd].model_validate(args)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"{what}: {where + ': ' if where else ''}{first['msg']}") from None
+    return Action(cmd, args)
+
+
+def help_lines() -> list[str]:
+    """The slash commands, one line each, for ``/help``."""
+    text = {"generate": "a new song, played at once", "refine": "a refinement of the song playing"}
+    plain = [f"{'any other text':<22} {text[PLAIN_TEXT[False]]}"]
+    if PLAIN_TEXT[True] != PLAIN_TEXT[False]:
+        plain = [f"{'text, no song loaded':<22} {text[PLAIN_TEXT[False]]}", f"{'text, a song loaded':<22} {text[PLAIN_TEXT[True]]}"]
+    return [f"{s.usage:<22} {s.help}" for s in SLASH.values()] + plain
