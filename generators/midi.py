@@ -59,19 +59,19 @@ def part_file(song: SongState, part: Part | str) -> bytes:
     except KeyError:
         raise BadRequestError(f"the song has no {part!r} track") from None
     events = [_name(track.name), *_conductor(song), *_note_events(song, track)]
-    return _save(0, [_track(events, _grid(song)[1])])
+    return _smf(0, [_chunk(events, _grid(song)[1])])
 
 
 def arrangement_file(song: SongState) -> bytes:
     """The song as Format 1: a tempo-map track with section markers, then one track per part."""
     key, (bar, end) = song.progression.key.label(), _grid(song)
     markers = [
-        (start * bar, mido.MetaMessage("marker", text=_ascii(section.name)))
+        (start * bar, _meta(0x06, _ascii(section.name).encode("ascii")))
         for start, section in zip(song.arrangement.start_bars(), song.arrangement.sections)
     ]
     head = [_name(f"{song.intent.genre.primary} - {key}"), *_conductor(song), *markers]
     parts = [[_name(track.name), *_note_events(song, track)] for track in song.tracks]
-    return _save(1, [_track(events, end) for events in (head, *parts)])
+    return _smf(1, [_chunk(events, end) for events in (head, *parts)])
 
 
 def _grid(song: SongState) -> tuple[int, int]:
@@ -81,13 +81,45 @@ def _grid(song: SongState) -> tuple[int, int]:
     return bar, song.arrangement.total_bars * bar
 
 
-def _conductor(song: SongState) -> list[Timed]:
+# The song writers encode SMF bytes directly (mido builds and checks an object per message, which
+# made a 64-bar arrangement take over 100 ms to write); reading, merging and splitting use mido.
+Raw = tuple[int, bytes]
+"""An event at an absolute tick, as the bytes that follow its delta time."""
+
+_KEY_SHARPS = {
+    "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7,
+    "F": -1, "Bb": -2, "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7,
+}
+_MINOR_SHARPS = {
+    "A": 0, "E": 1, "B": 2, "F#": 3, "C#": 4, "G#": 5, "D#": 6, "A#": 7,
+    "D": -1, "G": -2, "C": -3, "F": -4, "Bb": -5, "Eb": -6, "Ab": -7,
+}
+
+
+def _vlq(value: int) -> bytes:
+    """A MIDI variable-length quantity."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def _meta(kind: int, data: bytes) -> bytes:
+    return bytes((0xFF, kind)) + _vlq(len(data)) + data
+
+
+def _conductor(song: SongState) -> list[Raw]:
     meter = song.arrangement.meter
+    tempo = mido.bpm2tempo(song.bpm)
+    key = key_signature(song.progression.key)
+    minor = key.endswith("m")
+    sharps = (_MINOR_SHARPS if minor else _KEY_SHARPS)[key[:-1] if minor else key]
     return [
-        (0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(song.bpm))),
-        (0, mido.MetaMessage("time_signature", numerator=meter.numerator,
-                             denominator=meter.denominator)),
-        (0, mido.MetaMessage("key_signature", key=key_signature(song.progression.key))),
+        (0, _meta(0x51, tempo.to_bytes(3, "big"))),
+        (0, _meta(0x58, bytes((meter.numerator, meter.denominator.bit_length() - 1, 24, 8)))),
+        (0, _meta(0x59, bytes((sharps & 0xFF, int(minor))))),
     ]
 
 
@@ -129,14 +161,36 @@ def _spans(song: SongState, track: Track) -> list[tuple[int, int, int, int]]:
     return spans
 
 
-def _note_events(song: SongState, track: Track) -> list[Timed]:
+def _note_events(song: SongState, track: Track) -> list[Raw]:
+    channel = track.channel - 1
     spans = _spans(song, track)
     ranked = sorted(  # at one tick: note-offs (rank 0) first, then by pitch
-        [(stop, 0, pitch, "note_off", NOTE_OFF_VELOCITY) for _, stop, pitch, _ in spans]
-        + [(start, 1, pitch, "note_on", velocity) for start, _, pitch, velocity in spans]
+        [(stop, 0, pitch, NOTE_OFF_VELOCITY) for _, stop, pitch, _ in spans]
+        + [(start, 1, pitch, velocity) for start, _, pitch, velocity in spans]
     )
-    return [(tick, mido.Message(kind, channel=track.channel - 1, note=pitch, velocity=velocity))
-            for tick, _, pitch, kind, velocity in ranked]
+    status = (0x80 | channel, 0x90 | channel)
+    return [(tick, bytes((status[on], pitch, velocity))) for tick, on, pitch, velocity in ranked]
+
+
+def _chunk(events: list[Raw], end: int) -> bytes:
+    """An ``MTrk`` chunk of ``events`` (in order), ending at ``end`` or at its last event."""
+    body, now, running = bytearray(), 0, None
+    for tick, data in events:
+        body += _vlq(tick - now)
+        if data[0] == 0xFF:  # meta: never under running status, and it cancels it
+            body += data
+            running = None
+        else:  # running status: a channel message repeats no status byte (as mido writes it)
+            body += data[1:] if data[0] == running else data
+            running = data[0]
+        now = tick
+    body += _vlq(max(end - now, 0)) + b"\xff\x2f\x00"
+    return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
+
+
+def _smf(fmt: int, chunks: list[bytes]) -> bytes:
+    header = b"MThd" + (6).to_bytes(4, "big") + fmt.to_bytes(2, "big") + len(chunks).to_bytes(2, "big") + PPQ.to_bytes(2, "big")
+    return header + b"".join(chunks)
 
 
 # --- building and reading files -------------------------------------------------------------------
@@ -148,7 +202,11 @@ def _ascii(text: str) -> str:
     return decomposed.encode("ascii", "ignore").decode("ascii")
 
 
-def _name(text: str) -> Timed:
+def _name(text: str) -> Raw:
+    return (0, _meta(0x03, _ascii(text).encode("ascii")))
+
+
+def _mido_name(text: str) -> Timed:
     return (0, mido.MetaMessage("track_name", name=_ascii(text)))
 
 
@@ -274,10 +332,10 @@ def merge(files: list[tuple[str, bytes]]) -> bytes:
             if i in playing:
                 title = name if len(playing) == 1 else _track_name(track) or f"{name} {i}"
                 kept = [(t, m) for t, m in events if _copied(m)]
-                parts.append([_name(title), *kept])
+                parts.append([_mido_name(title), *kept])
     if not parts:
         raise MidiDataError("none of the files has a track with notes or other channel messages")
-    head = [_name("tempo map"), *_conductor_of(sources)]
+    head = [_mido_name("tempo map"), *_conductor_of(sources)]
     end = max((events[-1][0] for events in sources if events), default=0)
     return _save(1, [_track(events, end) for events in (head, *parts)])
 
@@ -305,7 +363,7 @@ def split(data: bytes) -> list[tuple[str, bytes]]:
             continue
         stem = _unique_stem(_track_name(track), f"track-{i}", used)
         body = [(t, m) for t, m in _absolute(track) if _copied(m)]
-        head = [_name(_track_name(track) or stem), *conductor]
+        head = [_mido_name(_track_name(track) or stem), *conductor]
         events = sorted([*head, *body], key=lambda e: e[0])  # stable: at one tick, metas first
         out.append((stem, _save(0, [_track(events, end)], midi.ticks_per_beat)))
     return out
