@@ -200,11 +200,11 @@ class Supervisor:
             raise ProtocolError("conflict", f"the {part} part has not been written yet")
         old = song.track(part)
         version = max((c.version for c in old.clips), default=0) + 1
-        seed = song.seed + 1_000_003 * (version - 1)
+        params = old.params.model_copy(update={"seed": old.params.seed + 1})
         fresh = await trio.to_thread.run_sync(
-            lambda: pipeline.PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=seed)
+            lambda: pipeline.PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=song.seed, params=params)
         )
-        track = old.model_copy(update={"clips": [c.model_copy(update={"version": version}) for c in fresh.clips]})
+        track = old.model_copy(update={"params": params, "clips": [c.model_copy(update={"version": version}) for c in fresh.clips]})
         change = self.player.put_track(track, "section")
         entry = HistoryEntry(
             at=datetime.now(timezone.utc).isoformat(timespec="seconds"), action="regenerate",

@@ -12,7 +12,7 @@ import random
 from engine.time import PPQ
 
 from .grid import SectionGrid, Span, clip, level, sections, step_ticks, track, velocity
-from .model import Arrangement, Note, PipelineIntent, Progression, Track
+from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import PatternStyle, tables
 from .theory import Scale, pitch_class, scale_of
@@ -59,10 +59,23 @@ def _pitch(role: str, span: Span, root: int, scale: Scale, high: int) -> int:
     return root
 
 
-def _positions(grid: SectionGrid, style: PatternStyle, pattern: str, half_time: bool) -> list[tuple[int, str]]:
+def _positions(grid: SectionGrid, style: PatternStyle, pattern: str, half_time: bool, rng: random.Random, creativity: float) -> list[tuple[int, str]]:
+    """(tick, role) for every step of the section: the pattern, varied bar by bar.
+
+    Per cycle of the pattern, the creativity dial decides how many steps change: an off-beat rest
+    or hold becomes a fifth, an octave or an approach note, or an off-beat note drops out. The
+    downbeats are never touched (the chord changes are marked there).
+    """
     step = step_ticks(style.steps, grid.ticks_per_bar, half_time)
     cycle = step * style.steps
-    return [(tick, pattern[(tick % cycle) // step]) for tick in range(0, grid.length, step)]
+    out: list[tuple[int, str]] = []
+    for start in range(0, grid.length, cycle):
+        bar = list(pattern)
+        for _ in range(sum(rng.random() < creativity for _ in range(3))):
+            s = rng.choice([i for i in range(1, style.steps) if i % 4])
+            bar[s] = rng.choice("58a") if bar[s] in "-." else "."
+        out += [(start + i * step, bar[i]) for i in range(style.steps) if start + i * step < grid.length]
+    return out
 
 
 def _line(grid: SectionGrid, positions: list[tuple[int, str]], style: PatternStyle, scale: Scale, rng: random.Random) -> list[Note]:
@@ -97,19 +110,20 @@ def bass(
     arrangement: Arrangement,
     *,
     seed: int,
-    style: str | None = None,
-    density: float | None = None,
+    params: PartParams = PartParams(),
 ) -> Track:
-    """The bass track; ``style`` and ``density`` (0..1) override the genre's."""
+    """The bass track; ``params`` override the genre's style, density (0..1) and creativity."""
     genre = tables().intent.genres[intent.genre.primary]
-    style_key = style or genre.bass
+    style_key = params.style or genre.bass
     pattern_style = tables().parts.bass[style_key]
     scale = scale_of(intent.key.root, intent.key.mode)
-    dna_density = intent.genre.dna_vector.bass_density if density is None else density
+    dna_density = intent.genre.dna_vector.bass_density if params.density is None else params.density
+    creativity = (intent.creativity_dials.rhythmic if params.creativity is None else params.creativity) * 0.5
+    seed += params.seed
     clips = []
     for grid in sections(arrangement, progression, "bass"):
         rng = stream(seed, "bass", style_key, grid.index)
         pattern = pattern_style.variants[level(grid.section.energy, dna_density)]
-        positions = _positions(grid, pattern_style, pattern, intent.tempo.half_time)
+        positions = _positions(grid, pattern_style, pattern, intent.tempo.half_time, rng, creativity)
         clips.append(clip(grid, _line(grid, positions, pattern_style, scale, rng)))
-    return track("bass", clips)
+    return track("bass", clips, params)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from .grid import SectionGrid, Span, clip, level, sections, step_ticks, track, velocity
-from .model import Arrangement, Note, PipelineIntent, Progression, Track
+from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import PatternStyle, tables
 
@@ -65,16 +65,17 @@ def chords(
     arrangement: Arrangement,
     *,
     seed: int,
-    style: str | None = None,
+    params: PartParams = PartParams(),
 ) -> Track:
-    """The chord track; ``style`` overrides the genre's comping style."""
+    """The chord track; ``params`` override the genre's comping style and density."""
     genre = tables().intent.genres[intent.genre.primary]
-    style_key = style or genre.comping
+    style_key = params.style or genre.comping
     pattern_style = tables().parts.comping[style_key]
-    density = intent.genre.dna_vector.drum_density
+    density = intent.genre.dna_vector.drum_density if params.density is None else params.density
+    seed += params.seed
     clips = []
     for grid in sections(arrangement, progression, "chords"):
         rng = stream(seed, "chords", style_key, grid.index)
         pattern = pattern_style.variants[level(grid.section.energy, density)]
         clips.append(clip(grid, _comp(grid, pattern_style, pattern, intent.tempo.half_time, rng)))
-    return track("chords", clips)
+    return track("chords", clips, params)

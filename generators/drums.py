@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from .grid import SectionGrid, clip, level, sections, step_ticks, swing_amount, swing_offset, track, velocity
-from .model import Arrangement, Note, PipelineIntent, Progression, Track
+from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import DrumStyle, tables
 
@@ -20,8 +20,8 @@ HIT = 60
 """Length of a drum hit in ticks (an eighth of a beat): drum samples ignore it, DAWs show it."""
 
 
-def _lanes(style: DrumStyle, grid: SectionGrid, intent: PipelineIntent) -> dict[str, str]:
-    lanes = dict(style.variants[level(grid.section.energy, intent.genre.dna_vector.drum_density)])
+def _lanes(style: DrumStyle, grid: SectionGrid, intent: PipelineIntent, density: float) -> dict[str, str]:
+    lanes = dict(style.variants[level(grid.section.energy, density)])
     if intent.tempo.half_time:
         lanes.update(style.halftime)
     return lanes
@@ -62,22 +62,23 @@ def drums(
     arrangement: Arrangement,
     *,
     seed: int,
-    style: str | None = None,
-    rhythmic: float | None = None,
+    params: PartParams = PartParams(),
 ) -> Track:
-    """The drum track; ``style`` and ``rhythmic`` override the genre's groove and the dial."""
+    """The drum track; ``params`` override the genre's groove, density and the rhythmic dial."""
     t = tables()
     gm = t.parts.drums.gm
     genre = t.intent.genres[intent.genre.primary]
-    style_key = style or genre.drums
+    style_key = params.style or genre.drums
     groove = t.parts.drums.styles[style_key]
-    dial = intent.creativity_dials.rhythmic if rhythmic is None else rhythmic
+    dial = intent.creativity_dials.rhythmic if params.creativity is None else params.creativity
+    density = intent.genre.dna_vector.drum_density if params.density is None else params.density
     syncopation = intent.genre.dna_vector.syncopation
     swing = swing_amount(intent, groove.swing)
+    seed += params.seed
     clips = []
     for grid in sections(arrangement, progression, "drums"):
         rng = stream(seed, "drums", style_key, grid.index)
-        lanes = _lanes(groove, grid, intent)
+        lanes = _lanes(groove, grid, intent, density)
         step = step_ticks(groove.steps, grid.ticks_per_bar, False)
         energy = grid.section.energy
         notes: list[Note] = []
@@ -106,4 +107,4 @@ def drums(
         if energy >= 0.7 and (previous is None or previous.energy < energy - 0.1):
             notes.append(Note(tick=0, duration=HIT, pitch=gm["crash"], velocity=velocity(104, energy, rng, jitter=3)))
         clips.append(clip(grid, notes))
-    return track("drums", clips)
+    return track("drums", clips, params)

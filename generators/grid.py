@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from engine.time import PPQ
 
-from .model import Arrangement, Chord, Clip, Note, Part, PipelineIntent, Progression, Section, Source, Track
+from .model import Arrangement, Chord, Clip, Note, Part, PartParams, PipelineIntent, Progression, Section, Source, Track
 from .tables import Level, tables
 
 SIXTEENTH = PPQ // 4
@@ -135,9 +135,9 @@ def clip(grid: SectionGrid, notes: Iterable[Note], source: Source = "algorithmic
     )
 
 
-def track(part: Part, clips: list[Clip]) -> Track:
+def track(part: Part, clips: list[Clip], params: PartParams) -> Track:
     spec = tables().parts.parts[part]
-    return Track(name=spec.name, part=part, group=spec.group, channel=spec.channel, clips=clips)
+    return Track(name=spec.name, part=part, group=spec.group, channel=spec.channel, clips=clips, params=params)
 
 
 def swing_amount(intent: PipelineIntent, style_swing: float) -> float:

@@ -207,4 +207,7 @@ def progression(intent: PipelineIntent, *, seed: int, template: ProgressionTempl
             )
         )
     genre = tables().intent.genres[intent.genre.primary].name
-    return Progression(name=f"{genre} - {template.name}", key=intent.key, chords=chords, style=template.style)
+    return Progression(
+        name=f"{genre} - {template.name}", key=intent.key, chords=chords, style=template.style,
+        template=template.name, degrees=[p.degree for p in planned],
+    )

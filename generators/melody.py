@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from .grid import SectionGrid, clip, sections, step_ticks, track, velocity
-from .model import Arrangement, Note, PipelineIntent, Progression, Track
+from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import LeadStyle, tables
 from .theory import Scale, scale_of
@@ -101,16 +101,16 @@ def lead(
     arrangement: Arrangement,
     *,
     seed: int,
-    style: str | None = None,
-    density: float | None = None,
+    params: PartParams = PartParams(),
 ) -> Track:
-    """The lead track; ``style`` and ``density`` override the genre's."""
+    """The lead track; ``params`` override the genre's style and the lead's density."""
     genre = tables().intent.genres[intent.genre.primary]
-    style_key = style or genre.lead
+    style_key = params.style or genre.lead
     lead_style = tables().parts.lead[style_key]
     scale = scale_of(intent.key.root, intent.key.mode)
     dna = intent.genre.dna_vector
-    m = motif(lead_style, stream(seed, "lead", style_key, "motif"), lead_style.density if density is None else density)
+    seed += params.seed
+    m = motif(lead_style, stream(seed, "lead", style_key, "motif"), lead_style.density if params.density is None else params.density)
     low, high = tables().parts.parts["lead"].pitch_range
     home = scale.snap((low + high) // 2 - 4)
     clips = []
@@ -128,4 +128,4 @@ def lead(
             played, anchor = _statement(grid, start, step, _develop(m, k + base, rng), m, anchor, scale, rng)
             notes += played
         clips.append(clip(grid, notes))
-    return track("lead", clips)
+    return track("lead", clips, params)

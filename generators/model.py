@@ -215,6 +215,10 @@ class Progression(Model):
     """At most 16 chords: the 4x4 pads of an MPC."""
     style: str
     """Which template family produced it: "functional", "modal", ..."""
+    template: str = ""
+    """Name of the progression template in config/progressions.toml ("" when not from one)."""
+    degrees: list[str] = []
+    """Scale degree of each chord ("1", "b6"): what a key change keeps."""
 
     def symbols(self) -> list[str]:
         return [c.symbol for c in self.chords]
@@ -335,6 +339,19 @@ class EffectSlot(Model):
     source: str
 
 
+class PartParams(Model):
+    """How a part was generated: with these and the song, generating it again gives the same notes."""
+
+    style: str | None = None
+    """Style key (drums.toml / patterns.toml); None: the genre's own."""
+    density: Unit | None = None
+    """Notes per bar, 0..1; None: the genre DNA's."""
+    creativity: Unit | None = None
+    """The rhythmic dial for this part; None: the song's."""
+    seed: int = 0
+    """Added to the song seed: a new version of the part has a new offset."""
+
+
 class Track(Model):
     """One part of the song: its channel, its sound, and one clip per section it plays in."""
 
@@ -347,6 +364,8 @@ class Track(Model):
     preset: PresetChoice | None = None
     effects: list[EffectSlot] = []
     muted: bool = False
+    params: PartParams = PartParams()
+    """What the part was generated with (refinements change these, then regenerate)."""
 
 
 # --- context hierarchy (DESIGN.md §4) ------------------------------------------------------------
@@ -405,6 +424,23 @@ class HistoryEntry(Model):
     """Which parts of the song changed (progression, bass, tempo, ...)."""
     files: list[str]
     """Session files rewritten by the change, relative to the session folder."""
+    snapshot: str | None = None
+    """The song as it was before this change (relative path), for undo and revert."""
+
+
+class Alternative(Model):
+    """One variant of a part, kept so a producer can compare, choose, and come back (seed 6.7)."""
+
+    label: str
+    """A, B, C, ... in the order they were made."""
+    approach: str
+    """best-match, more-creative, different-structure, ..."""
+    description: str
+    """One sentence a producer reads to choose."""
+    score: float
+    """Heuristic fit, 0..1 (in key, on the chord changes, density near the genre's)."""
+    track: Track
+    chosen: bool = False
 
 
 class SongState(Model):
@@ -418,6 +454,8 @@ class SongState(Model):
     arrangement: Arrangement
     tracks: list[Track]
     history: list[HistoryEntry] = []
+    alternatives: dict[Part, list[Alternative]] = {}
+    """Variants made for each part (chosen or not), newest last."""
 
     def track(self, part: Part) -> Track:
         for t in self.tracks:

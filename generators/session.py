@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -111,24 +113,39 @@ def progression_file(progression: Progression, name: str) -> bytes:
 # --- the folder --------------------------------------------------------------------------------------
 
 
-def _files(song: SongState, stages: list[StageRecord]) -> dict[str, tuple[str, str, bytes]]:
-    """Every session file: path -> (type, description, bytes), the manifest excepted."""
+@dataclass(frozen=True, slots=True)
+class SessionFile:
+    """One file of the session folder: its type and description (for the manifest) and its bytes."""
+
+    type: str
+    description: str
+    build: Callable[[SongState], bytes]
+
+
+def _notes(render: Callable[..., str]) -> Callable[[SongState], bytes]:
+    return lambda song: render(song).encode()
+
+
+def files_of(song: SongState) -> dict[str, SessionFile]:
+    """Every file of ``song``'s session folder, the manifest excepted, built only when asked."""
     name = progression_name(song)
-    files: dict[str, tuple[str, str, bytes]] = {
-        STATE: ("state", "the whole song as JSON (SongState)", song.model_dump_json(indent=2).encode()),
-        PROGRESSION: ("progression", f"MPC Beats chord progression '{name}'", progression_file(song.progression, name)),
+    files: dict[str, SessionFile] = {
+        STATE: SessionFile("state", "the whole song as JSON (SongState)", lambda s: s.model_dump_json(indent=2).encode()),
+        PROGRESSION: SessionFile("progression", f"MPC Beats chord progression '{name}'", lambda s: progression_file(s.progression, progression_name(s))),
     }
     for track in song.tracks:
-        files[f"midi/{track.part}.mid"] = ("midi", f"{track.name}, MIDI channel {track.channel}", midi.part_file(song, track.part))
-    files[FULL] = ("midi", "every part in one Format 1 file, tempo map on track 0", midi.arrangement_file(song))
-    texts = {
-        "preset-assignments": notes.preset_assignments(song),
-        "effect-chains": notes.effect_chains(song),
-        "arrangement-map": notes.arrangement_map(song),
-        "producer-notes": notes.producer_notes(song, name),
+        files[f"midi/{track.part}.mid"] = SessionFile(
+            "midi", f"{track.name}, MIDI channel {track.channel}", lambda s, part=track.part: midi.part_file(s, part)
+        )
+    files[FULL] = SessionFile("midi", "every part in one Format 1 file, tempo map on track 0", midi.arrangement_file)
+    renderers = {
+        "preset-assignments": notes.preset_assignments,
+        "effect-chains": notes.effect_chains,
+        "arrangement-map": notes.arrangement_map,
+        "producer-notes": lambda s: notes.producer_notes(s, progression_name(s)),
     }
     for key in NOTES:
-        files[f"notes/{key}.md"] = ("notes", key.replace("-", " "), texts[key].encode())
+        files[f"notes/{key}.md"] = SessionFile("notes", key.replace("-", " "), _notes(renderers[key]))
     return files
 
 
@@ -137,19 +154,21 @@ def part_paths(parts: list[Part] | tuple[Part, ...] = PARTS) -> list[str]:
 
 
 def write(folder: Path, song: SongState, stages: list[StageRecord], *, created_at: str | None = None, only: set[str] | None = None) -> SessionManifest:
-    """Write the session's files into ``folder`` (all of them, or the paths in ``only``) and the manifest.
-
-    Files whose bytes are unchanged are not rewritten, so a change touches only what it must.
+    """Write the session's files into ``folder`` (all of them, or just the paths in ``only``) and the
+    manifest. Files whose bytes are unchanged are not rewritten, so a change touches only what it must.
     """
-    files = _files(song, stages)
+    files = files_of(song)
     for sub in ("progression", "midi", "notes"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    for path, (_, _, data) in files.items():
+    for path, file in files.items():
         if only is not None and path not in only:
             continue
+        data = file.build(song)
         target = folder / path
         if not (target.exists() and target.read_bytes() == data):
             atomic_write(target, data)
+    if created_at is None and (folder / MANIFEST).exists():
+        created_at = load_manifest(folder).created_at  # a session keeps its birth date
     manifest = SessionManifest(
         session_id=song.session_id,
         created_at=created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -157,10 +176,12 @@ def write(folder: Path, song: SongState, stages: list[StageRecord], *, created_a
         genre=song.intent.genre.primary,
         key=song.progression.key.label(),
         tempo=song.bpm,
-        files=[FileEntry(path=p, type=t, description=d) for p, (t, d, _) in files.items()],
+        files=[FileEntry(path=p, type=f.type, description=f.description) for p, f in files.items()],
         stage_timings=stages,
     )
-    atomic_write(folder / MANIFEST, manifest.model_dump_json(indent=2).encode())
+    data = manifest.model_dump_json(indent=2).encode()
+    if not ((folder / MANIFEST).exists() and (folder / MANIFEST).read_bytes() == data):
+        atomic_write(folder / MANIFEST, data)
     return manifest
 
 

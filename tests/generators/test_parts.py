@@ -14,7 +14,7 @@ from generators.drums import drums
 from generators.grid import sections
 from generators.harmony import progression
 from generators.intent import decompose
-from generators.model import Arrangement, PipelineIntent, Progression, Track
+from generators.model import PartParams, Arrangement, PipelineIntent, Progression, Track
 from generators.pipeline import PART_GENERATORS
 from generators.rng import stream
 from generators.tables import tables
@@ -39,7 +39,8 @@ class Context:
         return scale_of(self.intent.key.root, self.intent.key.mode)
 
     def part(self, part: str, seed: int = 1, **overrides) -> Track:
-        return PART_GENERATORS[part](self.intent, self.progression, self.arrangement, seed=seed, **overrides)
+        params = PartParams(**overrides)
+        return PART_GENERATORS[part](self.intent, self.progression, self.arrangement, seed=seed, params=params)
 
 
 def context(prompt: str, seed: int = 1) -> Context:
