@@ -79,7 +79,7 @@ def sections(arrangement: Arrangement, progression: Progression, part: Part) -> 
 
 def level(energy: float, density: float) -> Level:
     """Density variant for a section: its energy, leaned on by the genre's density (0..1)."""
-    x = energy + 0.3 * (density - 0.5)
+    x = energy + 0.6 * (density - 0.5)
     return "sparse" if x < 0.4 else "main" if x < 0.75 else "busy"
 
 

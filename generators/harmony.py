@@ -12,10 +12,10 @@ import random
 from dataclasses import dataclass
 
 from .errors import BadRequestError
-from .model import Chord, PipelineIntent, Progression
+from .model import Chord, Key, PipelineIntent, Progression
 from .rng import stream
 from .tables import ProgressionTemplate, tables
-from .theory import ChordShape, Scale, parse_degree, roman, scale_of, stack, symbol
+from .theory import ChordShape, Scale, parse_degree, pitch_class, roman, scale_of, stack, symbol
 
 OUT_BUDGET = 0.04
 """Largest share of out-of-scale chord tones a borrowed chord may bring."""
@@ -192,6 +192,16 @@ def progression(intent: PipelineIntent, *, seed: int, template: ProgressionTempl
         planned.append(Planned(degree, shape, beats, shape.root))
     planned = _borrow(scale, planned, rng, intent.creativity_dials.harmonic)
     planned = _inversions(planned, rng, intent.creativity_dials.harmonic)
+    chords = chords_of(scale, planned)
+    genre = tables().intent.genres[intent.genre.primary].name
+    return Progression(
+        name=f"{genre} - {template.name}", key=intent.key, chords=chords, style=template.style,
+        template=template.name, degrees=[p.degree for p in planned],
+    )
+
+
+def chords_of(scale: Scale, planned: list[Planned]) -> list[Chord]:
+    """Chords voiced smoothly, one after the other, from their plan."""
     chords = []
     for p, notes in zip(planned, voice(planned)):
         slash = p.bass if p.bass != p.shape.root else None
@@ -206,8 +216,48 @@ def progression(intent: PipelineIntent, *, seed: int, template: ProgressionTempl
                 notes=notes,
             )
         )
-    genre = tables().intent.genres[intent.genre.primary].name
-    return Progression(
-        name=f"{genre} - {template.name}", key=intent.key, chords=chords, style=template.style,
-        template=template.name, degrees=[p.degree for p in planned],
-    )
+    return chords
+
+
+def plan_of(progression: Progression) -> list[Planned]:
+    """The plan a progression was voiced from (degree, shape, beats, bass)."""
+    scale = scale_of(progression.key.root, progression.key.mode)
+    quality = tables().theory.qualities
+    planned = []
+    for degree, chord in zip(progression.degrees, progression.chords):
+        root = pitch_class(chord.root)
+        shape = ChordShape(root, chord.quality, tuple((root + i) % 12 for i in _stack_order(quality[chord.quality].intervals)))
+        bass = pitch_class(chord.bass) if chord.bass else root
+        planned.append(Planned(degree, shape, chord.beats, bass))
+    return planned
+
+
+_STACK_RANK = {0: 0, 3: 1, 4: 1, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3, 11: 3, 1: 4, 2: 4, 5: 5}
+"""Where an interval sits in a stack of thirds: root, third, fifth, seventh (or sixth), ninth, eleventh."""
+
+
+def _stack_order(intervals: list[int]) -> list[int]:
+    """Chord tones in stacking order (root, third, fifth, seventh, ninth, eleventh); in a
+    suspended chord the second or fourth stands where the third would."""
+    rank = dict(_STACK_RANK)
+    if not {3, 4} & set(intervals):
+        rank[2] = rank[5] = 1
+    return sorted(intervals, key=lambda i: (rank[i], i))
+
+
+def in_key(progression: Progression, key: Key) -> Progression:
+    """``progression`` moved to ``key``: every chord rebuilt on its degree in the new scale (same
+    number of tones, inversions kept as inversions) and voiced again."""
+    scale = scale_of(key.root, key.mode)
+    planned = []
+    for p in plan_of(progression):
+        shape = stack(scale, p.degree, len(p.shape.tones))
+        inverted = p.bass != p.shape.root
+        planned.append(Planned(p.degree, shape, p.beats, shape.tones[1] if inverted else shape.root))
+    return progression.model_copy(update={"key": key, "chords": chords_of(scale, planned)})
+
+
+def with_beats(progression: Progression, factor: float) -> Progression:
+    """Every chord ``factor`` times as long (half-time doubles them), at least one beat each."""
+    chords = [c.model_copy(update={"beats": max(1, min(32, round(c.beats * factor)))}) for c in progression.chords]
+    return progression.model_copy(update={"chords": chords})

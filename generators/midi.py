@@ -96,8 +96,13 @@ _MINOR_SHARPS = {
 }
 
 
+_SHORT = [bytes((v,)) for v in range(0x80)]
+
+
 def _vlq(value: int) -> bytes:
     """A MIDI variable-length quantity."""
+    if value < 0x80:  # most deltas: one byte
+        return _SHORT[value]
     out = [value & 0x7F]
     value >>= 7
     while value:

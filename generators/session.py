@@ -153,17 +153,22 @@ def part_paths(parts: list[Part] | tuple[Part, ...] = PARTS) -> list[str]:
     return [f"midi/{p}.mid" for p in parts]
 
 
-def write(folder: Path, song: SongState, stages: list[StageRecord], *, created_at: str | None = None, only: set[str] | None = None) -> SessionManifest:
+def write(
+    folder: Path, song: SongState, stages: list[StageRecord], *,
+    created_at: str | None = None, only: set[str] | None = None, built: dict[str, bytes] | None = None,
+) -> SessionManifest:
     """Write the session's files into ``folder`` (all of them, or just the paths in ``only``) and the
     manifest. Files whose bytes are unchanged are not rewritten, so a change touches only what it must.
+    ``built`` holds bytes already built for some paths (they are not built again).
     """
     files = files_of(song)
+    built = built or {}
     for sub in ("progression", "midi", "notes"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     for path, file in files.items():
         if only is not None and path not in only:
             continue
-        data = file.build(song)
+        data = built[path] if path in built else file.build(song)
         target = folder / path
         if not (target.exists() and target.read_bytes() == data):
             atomic_write(target, data)

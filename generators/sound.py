@@ -84,3 +84,14 @@ def with_effects(intent: PipelineIntent, tracks: list[Track], bpm: float | None 
     """Stage 6: every track with its effect chain at ``bpm`` (the intent's tempo by default)."""
     bpm = intent.tempo.bpm if bpm is None else bpm
     return [t.model_copy(update={"effects": chain(intent, t.part, bpm)}) for t in tracks]
+
+
+def retime(effects: list[EffectSlot], bpm: float) -> list[EffectSlot]:
+    """``effects`` with every tempo-synced value recomputed at ``bpm`` (other values kept)."""
+    return [
+        slot.model_copy(update={"params": [
+            p.model_copy(update={"value": round(ms_per_note(bpm, note_fraction(p.synced_to)), 1)}) if p.synced_to else p
+            for p in slot.params
+        ]})
+        for slot in effects
+    ]

@@ -386,6 +386,51 @@ class SoundTables(Table):
 T = TypeVar("T", bound=Table)
 
 
+# --- refinement ---------------------------------------------------------------------------------------
+
+
+class ChangeWords(Table):
+    words: Annotated[list[str], Field(min_length=1)]
+    kind: Literal["density", "color", "mix", "mute", "length", "tempo_rel", "swing", "halftime", "energy", "alternative", "undo"]
+    amount: float = 0.0
+    mix: str | None = None
+    """For ``mix`` changes: a key of [mix]."""
+
+
+class Nudge(Table):
+    category: str
+    """An effect category of the catalog."""
+    param: str
+    scale: float | None = None
+    add: float | None = None
+    max: float = 1e9
+
+    @model_validator(mode="after")
+    def _one(self) -> Nudge:
+        if (self.scale is None) == (self.add is None):
+            raise ValueError(f"{self.category}.{self.param}: give exactly one of scale or add")
+        return self
+
+
+class MixChange(Table):
+    description: str
+    nudges: list[Nudge]
+
+
+class RefineTables(Table):
+    sensitivity: dict[str, list[str]]
+    """Part (or presets/effects) -> the dimensions whose change regenerates it."""
+    parts: dict[Part, list[str]]
+    changes: dict[str, ChangeWords]
+    targets: dict[str, list[str]]
+    ordinals: dict[str, int]
+    mix: dict[str, MixChange]
+    brightness: dict[str, float]
+    """Interval above the root (semitones, as a string key) -> how bright it sounds."""
+    modes_by_brightness: list[str]
+    """Diatonic modes, brightest first."""
+
+
 # --- loading -----------------------------------------------------------------------------------------
 
 
@@ -438,6 +483,7 @@ class Tables:
         self.parts = load(PartTables, "parts", "drums", "patterns")
         self.catalog = load(CatalogTables, "mpc_beats")
         self.sound = load(SoundTables, "sound")
+        self.refine = load(RefineTables, "refine")
         self._check()
 
     def _check(self) -> None:
@@ -472,6 +518,9 @@ class Tables:
             if not set(rule.categories) & categories:
                 problems.append(f"sound rule {rule.part}/{rule.families}: no catalog instrument in {rule.categories}")
             problems += [f"sound rule {rule.part}: no catalog effect of category {s.effect}" for s in rule.chain if s.effect not in effects]
+        refine = self.refine
+        problems += [f"refine: mix change {c.mix} is not in [mix]" for c in refine.changes.values() if c.kind == "mix" and c.mix not in refine.mix]
+        problems += [f"refine: nudge of unknown effect category {n.category}" for m in refine.mix.values() for n in m.nudges if n.category not in effects]
         if problems:
             raise ConfigError(f"{len(problems)} problem(s) in config tables: " + "; ".join(problems[:5]))
 

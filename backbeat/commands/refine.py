@@ -1,0 +1,89 @@
+"""``backbeat refine``, ``alternatives`` and ``choose``: iterate on a session folder.
+
+    backbeat refine --session DIR "bass too busy"      # or --undo, --revert N, --history
+    backbeat alternatives --session DIR bass -n 3
+    backbeat choose --session DIR bass B
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PARTS = ("drums", "bass", "chords", "lead")
+
+
+def _print_revision(revision) -> None:
+    for note in revision.notes:
+        print(note)
+    if revision.files:
+        print("rewrote: " + ", ".join(revision.files))
+
+
+def _refine(args: argparse.Namespace) -> int:
+    from generators import revisions
+    from generators.errors import BadRequestError
+    from generators.requests import Question
+    from generators.session import load_song
+
+    modes = [bool(args.text), args.undo, args.revert is not None, args.history]
+    if sum(modes) != 1:
+        raise BadRequestError("give exactly one of: a request, --undo, --revert N, --history")
+    if args.history:
+        song = load_song(args.session)
+        print("0  generated")
+        for i, e in enumerate(song.history, start=1):
+            print(f"{i}  {e.at}  {e.action:<12} {e.request}  [{', '.join(e.targets)}]")
+        return 0
+    if args.undo:
+        _print_revision(revisions.undo(args.session))
+        return 0
+    if args.revert is not None:
+        _print_revision(revisions.revert(args.session, args.revert))
+        return 0
+    result = revisions.refine_folder(args.session, " ".join(args.text))
+    if isinstance(result, Question):
+        print(f"? {result.text}")
+        print("(nothing changed)")
+        return 0
+    _print_revision(result)
+    return 0
+
+
+def _alternatives(args: argparse.Namespace) -> int:
+    from generators import revisions
+
+    revision = revisions.make_alternatives(args.session, args.part, args.n)
+    for line in revision.notes:
+        print(line)
+    print(f"choose one with: backbeat choose --session {args.session} {args.part} LABEL")
+    return 0
+
+
+def _choose(args: argparse.Namespace) -> int:
+    from generators import revisions
+
+    _print_revision(revisions.choose_alternative(args.session, args.part, args.label))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("refine", help="change a session: \"bass too busy\", \"3rd chord darker\", \"tempo 96\"")
+    r.add_argument("--session", type=Path, required=True, metavar="DIR")
+    r.add_argument("text", nargs="*", help="what to change, in words")
+    r.add_argument("--undo", action="store_true", help="undo the last change")
+    r.add_argument("--revert", type=int, metavar="N", help="go back to the song as it was after history entry N (0: as generated)")
+    r.add_argument("--history", action="store_true", help="list the changes made so far")
+    r.set_defaults(run=_refine)
+
+    a = sub.add_parser("alternatives", help="make variants of a part to compare (A best match, B bolder, C another approach)")
+    a.add_argument("--session", type=Path, required=True, metavar="DIR")
+    a.add_argument("part", choices=PARTS)
+    a.add_argument("-n", type=int, default=3, help="how many (default 3)")
+    a.set_defaults(run=_alternatives)
+
+    c = sub.add_parser("choose", help="make one of a part's alternatives the part")
+    c.add_argument("--session", type=Path, required=True, metavar="DIR")
+    c.add_argument("part", choices=PARTS)
+    c.add_argument("label", help="A, B, C, ...")
+    c.set_defaults(run=_choose)

@@ -1,0 +1,60 @@
+"""How long a refinement of one part takes with the algorithmic backend (issue 6).
+
+On a 64-bar, 4-part session folder, alternately "bass too busy" and "bass busier", ``runs`` times:
+the whole change as ``backbeat refine`` makes it (read the session, parse, regenerate the bass,
+keep the undo snapshot, rewrite exactly the files that changed), and the in-memory part alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import trio
+
+from generators import pipeline, refine, revisions, session
+from generators.requests import parse
+
+REQUESTS = ("bass too busy", "bass busier")
+
+
+def register(which: argparse._SubParsersAction) -> None:
+    p = which.add_parser("refine", help="time a one-part refinement of a 64-bar session")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", type=int, default=20)
+    p.set_defaults(run=_run)
+
+
+def measure(runs: int = 20) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = trio.run(lambda: pipeline.run(pipeline.new_draft("pop song, uplifting", seed=5, bars=64), Path(tmp)))
+        revisions.refine_folder(folder, REQUESTS[1])  # warm-up: tables, imports
+        whole, in_memory = [], []
+        for i in range(runs):
+            text = REQUESTS[i % 2]
+            song = session.load_song(folder)
+            started = time.perf_counter()
+            refine.apply(song, parse(text, song))
+            in_memory.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            revisions.refine_folder(folder, text)
+            whole.append((time.perf_counter() - started) * 1000)
+    return {
+        "benchmark": "refine", "bars": 64, "runs": runs, "request": " / ".join(REQUESTS),
+        "refine_folder_median_ms": round(statistics.median(whole), 1), "refine_folder_max_ms": round(max(whole), 1),
+        "apply_in_memory_median_ms": round(statistics.median(in_memory), 1), "target_ms": 100,
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    r = measure(args.runs)
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print(f"refine one part of a 64-bar session ({r['runs']} runs): median {r['refine_folder_median_ms']} ms "
+              f"(max {r['refine_folder_max_ms']} ms) end to end, {r['apply_in_memory_median_ms']} ms in memory; target < {r['target_ms']} ms")
+    return 0

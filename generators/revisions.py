@@ -1,0 +1,150 @@
+"""Changing a session folder: refine, alternatives, choose, undo and revert, each one history entry.
+
+Before a change the song as it was is kept as ``history/NNN.json`` (the entry's snapshot), so any
+change can be undone and the song reverted to how it was after any entry. A change rewrites only
+the files whose bytes differ, and its history entry lists exactly those files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import alternatives, refine, session
+from .edits import now_iso
+from .errors import BadRequestError
+from .files import atomic_write
+from .model import HistoryEntry, Part, SongState
+from .requests import Question, parse
+
+HISTORY = "history"
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """What a change did: the new song, one line per effect, and the files rewritten."""
+
+    song: SongState
+    notes: tuple[str, ...]
+    files: tuple[str, ...]
+    regenerated: tuple[str, ...] = ()
+    structure: bool = False
+
+
+def _snapshot(folder: Path, song: SongState) -> str:
+    (folder / HISTORY).mkdir(exist_ok=True)
+    path = f"{HISTORY}/{len(song.history) + 1:03d}.json"
+    atomic_write(folder / path, song.model_dump_json().encode())
+    return path
+
+
+def changed_files(folder: Path, song: SongState) -> dict[str, bytes]:
+    """The session files (song-state.json aside) whose bytes ``song`` changes, with the new bytes."""
+    changed = {}
+    for path, file in session.files_of(song).items():
+        if path == session.STATE:
+            continue
+        data, target = file.build(song), folder / path
+        if not target.exists() or target.read_bytes() != data:
+            changed[path] = data
+    return changed
+
+
+def commit(folder: Path, before: SongState, after: SongState, action: str, request: str, targets: list[str]) -> tuple[SongState, list[str]]:
+    """Write ``after`` (a change of ``before``) into ``folder`` with its history entry."""
+    snapshot = _snapshot(folder, before)
+    built = changed_files(folder, after)  # none of these depends on the history
+    files = [session.STATE, *built]
+    entry = HistoryEntry(at=now_iso(), action=action, request=request, targets=targets, files=files, snapshot=snapshot)
+    song = after.model_copy(update={"history": [*after.history, entry]})
+    stages = session.load_manifest(folder).stage_timings
+    session.write(folder, song, stages, only=set(files), built=built)
+    return song, files
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A change worked out on a song, not written anywhere yet."""
+
+    song: SongState
+    action: str
+    targets: list[str]
+    notes: tuple[str, ...]
+    regenerated: tuple[str, ...] = ()
+    structure: bool = False
+
+
+def revise(song: SongState, text: str) -> Proposal | Question:
+    """What the request ``text`` makes of ``song`` (no files touched), or a question back."""
+    changes = parse(text, song)
+    if isinstance(changes, Question):
+        return changes
+    kinds = {c.kind for c in changes}
+    if "undo" in kinds:
+        raise BadRequestError("undo is a command of its own (backbeat refine --session DIR --undo)")
+    if "alternative" in kinds:
+        if len(changes) > 1:
+            raise BadRequestError("ask for something different on its own, then for other changes")
+        part: Part = changes[0].part  # type: ignore[assignment]
+        changed, pick = alternatives.something_different(song, part)
+        return Proposal(changed, "choose", [part], (pick.description,), (part,))
+    outcome = refine.apply(song, changes)
+    targets = sorted({*outcome.regenerated, *outcome.dimensions}) or [c.part or c.kind for c in changes]
+    return Proposal(outcome.song, "refine", targets, outcome.notes, outcome.regenerated, outcome.structure)
+
+
+def refine_folder(folder: Path, text: str) -> Revision | Question:
+    """Apply ``text`` to the session in ``folder``: a Revision, or a Question (nothing changed)."""
+    song = session.load_song(folder)
+    proposal = revise(song, text)
+    if isinstance(proposal, Question):
+        return proposal
+    new, files = commit(folder, song, proposal.song, proposal.action, text, proposal.targets)
+    return Revision(new, proposal.notes, tuple(files), proposal.regenerated, proposal.structure)
+
+
+def make_alternatives(folder: Path, part: Part, n: int = 3) -> Revision:
+    song = session.load_song(folder)
+    made = alternatives.make(song, part, n)
+    new, files = commit(folder, song, alternatives.with_alternatives(song, part, made), "alternatives", f"alternatives {part} -n {n}", [part])
+    return Revision(new, tuple(f"{a.label} ({a.score:.2f}): {a.description}" for a in made), tuple(files))
+
+
+def choose_alternative(folder: Path, part: Part, label: str) -> Revision:
+    song = session.load_song(folder)
+    new, files = commit(folder, song, alternatives.choose(song, part, label), "choose", f"choose {part} {label}", [part])
+    pick = next(a for a in new.alternatives[part] if a.label == label.strip().upper())
+    return Revision(new, (pick.description,), tuple(files), (part,))
+
+
+def _restore(folder: Path, snapshot: str) -> SongState:
+    try:
+        return SongState.model_validate_json((folder / snapshot).read_bytes())
+    except (OSError, ValueError) as e:
+        raise BadRequestError(f"the snapshot {snapshot} cannot be read: {e}") from e
+
+
+def revert(folder: Path, entry: int) -> Revision:
+    """The song as it was right after history entry ``entry`` (1-based; 0: as first generated).
+
+    History only grows: the revert is itself an entry, so it can be undone too.
+    """
+    song = session.load_song(folder)
+    count = len(song.history)
+    if not 0 <= entry < count:
+        raise BadRequestError(f"the history has {count} entries: revert to 0-{count - 1} (0: as generated)")
+    after = song.history[entry]  # the next entry's snapshot is the song as entry `entry` left it
+    if after.snapshot is None:
+        raise BadRequestError(f"entry {entry + 1} ({after.action}) kept no snapshot to go back to")
+    old = _restore(folder, after.snapshot)
+    target = old.model_copy(update={"history": song.history, "alternatives": song.alternatives})
+    new, files = commit(folder, song, target, "revert", f"revert to entry {entry}", ["song"])
+    return Revision(new, (f"back to the song as it was after entry {entry}",), tuple(files), structure=True)
+
+
+def undo(folder: Path) -> Revision:
+    """Undo the last change (an undo of an undo redoes)."""
+    song = session.load_song(folder)
+    if not song.history or song.history[-1].snapshot is None:
+        raise BadRequestError("nothing to undo")
+    return revert(folder, len(song.history) - 1)
