@@ -8,19 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from engine.ports import list_ports, platform_apis, probe
 
 from .bus import Bus
+from .controls import ControllerMapError, parse_action
 from .player import Player
 from .protocol import (
-    GenerateArgs, JumpArgs, MuteArgs, PartArgs, PendingChange, PipelineStatus, PlayArgs, ProtocolError, Request,
-    SectionInfo, SessionInfo, Status, TempoArgs,
+    GenerateArgs, JumpArgs, LearnArgs, MuteArgs, PartArgs, PendingChange, PipelineStatus, PlayArgs, ProtocolError,
+    Request, SectionInfo, SessionInfo, Status, TempoArgs,
 )
 from .supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from .controller import Controller
 
 
 class Commands:
@@ -29,6 +33,8 @@ class Commands:
         self.supervisor = supervisor
         self.bus = bus
         self.shutdown_requested = shutdown
+        self.controller: Controller | None = None
+        """Set by the controller task while controller input runs (learn mode needs it)."""
         self.table: dict[str, Callable[[Any], Awaitable[dict[str, Any]]]] = {
             "status": self.status,
             "generate": self.generate,
@@ -40,6 +46,7 @@ class Commands:
             "mute": self.mute,
             "ports": self.ports,
             "panic": self.panic,
+            "learn": self.learn,
             "shutdown": self.shutdown,
         }
 
@@ -94,6 +101,7 @@ class Commands:
         return Status(
             transport=self.player.transport(), session=session, engine=engine, ports=ports,
             pipeline=PipelineStatus(running=self.supervisor.running, stage=self.supervisor.stage), pending=pending,
+            buffer=self.supervisor.buffer_state(),
         ).model_dump(mode="json")
 
     async def generate(self, args: GenerateArgs) -> dict[str, Any]:
@@ -114,10 +122,8 @@ class Commands:
         return {}
 
     async def tempo(self, args: TempoArgs) -> dict[str, Any]:
-        at = self.player.set_tempo(args.bpm)
-        song = self.player.song
-        if song is not None:  # delays and pre-delays follow the tempo (refine recomputes them fully)
-            self.bus.log("info", f"tempo {args.bpm:g} BPM from bar {self._bar(at)}")
+        at = await self.supervisor.set_tempo(args.bpm)
+        self.bus.log("info", f"tempo {args.bpm:g} BPM from bar {self._bar(at)}")
         return {"at_bar": self._bar(at)}
 
     async def jump(self, args: JumpArgs) -> dict[str, Any]:
@@ -152,6 +158,15 @@ class Commands:
     async def panic(self, _: Any) -> dict[str, Any]:
         self.player.panic()
         return {}
+
+    async def learn(self, args: LearnArgs) -> dict[str, Any]:
+        try:
+            parse_action(args.action)
+        except ControllerMapError as e:
+            raise ProtocolError("bad_args", f"learn: {e}") from None
+        if self.controller is None:
+            raise ProtocolError("unavailable", "no controller input is running (start the daemon with --controller MAP)")
+        return await self.controller.learn(args.action)
 
     async def shutdown(self, _: Any) -> dict[str, Any]:
         self.shutdown_requested.set()

@@ -12,6 +12,7 @@ cancels the nursery.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -28,7 +29,7 @@ from . import server
 from .bus import Bus, Subscriber
 from .commands import Commands
 from .player import Player
-from .protocol import GenerateArgs
+from .protocol import GenerateArgs, ProtocolError
 from .state import Memory
 from .supervisor import Supervisor
 
@@ -110,5 +111,6 @@ async def _stop_everything(player: Player, supervisor: Supervisor) -> None:
     player.closing = True
     if player.engine is not None and player.engine.alive:
         player.stop()
-        player.panic()
+        with contextlib.suppress(ProtocolError):  # an engine already gone panicked on its way out
+            player.panic()
     await supervisor.save()

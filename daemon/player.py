@@ -23,11 +23,11 @@ from engine.commands import EngineConfig, ReplaceFrom, Schedule, Telemetry
 from engine.errors import EngineDiedError, EngineError
 from engine.time import PPQ, TempoMap
 
-from generators.model import SongState, Track
+from generators.model import Clip, SongState, Track
 
 from .bus import Bus
 from .protocol import EngineStatus, Lateness, PortInfo, ProtocolError, SwapEvent, Transport
-from .timeline import Change, Quantize, Timeline
+from .timeline import Change, Quantize, Timeline, section_clips_of
 
 log = logging.getLogger(__name__)
 
@@ -194,17 +194,19 @@ class Player:
 
     # --- commands -------------------------------------------------------------------------------------
 
-    def load(self, song: SongState, *, section: int = 0) -> None:
+    def load(self, song: SongState, *, section: int = 0) -> Change | None:
         """Make ``song`` the current song (stopped: it plays on ``play``; playing: it takes over at the
-        next section boundary beyond the horizon)."""
+        next section boundary beyond the horizon, and the change placed for that is returned)."""
         if self.state == "playing" and self.timeline is not None:
             at = self.timeline.next_boundary(self.timeline.committed, "section")
             self._next = Timeline(song, loop=self.loop, start_section=section, offset=at)
-            self._changes.append(self._placed(Change("song", at, song.intent.prompt[:60], ())))
-        else:
-            self.song, self.start_section = song, section
-            self.timeline = Timeline(song, loop=self.loop, start_section=section)
-            self.tempo = TempoMap.constant(song.bpm)
+            change = self._placed(Change("song", at, song.intent.prompt[:60], ()))
+            self._changes.append(change)
+            return change
+        self.song, self.start_section = song, section
+        self.timeline = Timeline(song, loop=self.loop, start_section=section)
+        self.tempo = TempoMap.constant(song.bpm)
+        return None
 
     def song_of(self, session_id: str) -> SongState | None:
         """The playing (or about to play) version of song ``session_id``, if it is loaded."""
@@ -231,6 +233,20 @@ class Player:
         if target is self.timeline:
             self.song = target.song
         return self._placed(change) if change else None
+
+    def put_clip(self, part: str, clip: Clip, quantize: Quantize = "section") -> Change:
+        """One new clip of a part the song has (a model's clip replacing its draft), from the next
+        boundary beyond the horizon: ``put_track`` for a single section."""
+        target = self._next or self.timeline
+        if target is None:
+            raise ProtocolError("conflict", "no song is loaded")
+        old = target.song.track(part)  # type: ignore[arg-type]
+        change = target.put_clip(section_clips_of(old.model_copy(update={"clips": [clip]}))[0], quantize)
+        clips = [clip if c.section == clip.section else c for c in old.clips]
+        target.song = with_track(target.song, old.model_copy(update={"clips": clips}))
+        if target is self.timeline:
+            self.song = target.song
+        return self._placed(change)
 
     def play(self, *, section: int | None = None, loop: bool | None = None) -> Transport:
         if self.timeline is None or self.song is None:
@@ -307,7 +323,10 @@ class Player:
     def panic(self) -> None:
         if self.engine is None:
             raise ProtocolError("unavailable", "the engine is (re)starting")
-        self.engine.panic()
+        try:
+            self.engine.panic()
+        except EngineDiedError:
+            raise ProtocolError("unavailable", "the engine is restarting (its replacement panics as it starts)") from None
 
     # --- status -----------------------------------------------------------------------------------------
 

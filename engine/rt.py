@@ -325,12 +325,15 @@ class Engine:
         self.scheduler.dropped_stale = 0
 
     def shutdown(self) -> None:
-        """Stop: every sounding note ends, clock receivers hear Stop; a last telemetry for the owner."""
+        """Stop: every sounding note ends, clock receivers hear Stop, then a panic on every port (so
+        a shutdown leaves nothing on for sure, even when a process-group SIGTERM reaches the engine
+        before its owner's own panic); a last telemetry for the owner."""
         now = clock()
         self.send_now(self.scheduler.stop(now))
         for change in self.scheduler.notices:
             self.on_transport(change)
         self.scheduler.notices.clear()
+        self.send_now(self.scheduler.panic(now))
         for output in self.outputs.values():
             output.flush()
         self.outbox.put(self.telemetry(clock()), droppable=False)

@@ -101,9 +101,18 @@ def _names(kinds: list[str]) -> list[str]:
     return names
 
 
-def arrangement(intent: PipelineIntent, progression: Progression) -> Arrangement:
-    """The song's sections, exactly ``intent.duration.total_bars`` long."""
-    key = tables().intent.genres[intent.genre.primary].arrangement
+def templates_for(intent: PipelineIntent) -> list[str]:
+    """Arrangement templates for the song, its genre's own first, then its genre family's."""
+    genres = tables().intent.genres
+    own = genres[intent.genre.primary]
+    kin = [g.arrangement for g in genres.values() if g.family == own.family]
+    return list(dict.fromkeys([own.arrangement, *kin, *tables().arrangement.templates]))
+
+
+def arrangement(intent: PipelineIntent, progression: Progression, *, template: str | None = None) -> Arrangement:
+    """The song's sections, exactly ``intent.duration.total_bars`` long, from the genre's template
+    (or ``template``, a key of config/arrangements.toml)."""
+    key = template or tables().intent.genres[intent.genre.primary].arrangement
     template = tables().arrangement.templates[key]
     specs = template.sections
     if intent.duration.sections:

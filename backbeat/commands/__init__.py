@@ -3,5 +3,5 @@
 A command's handler takes the parsed ``argparse.Namespace`` and returns the process exit code.
 """
 
-COMMANDS = ("generate", "play", "daemon", "ports", "midi", "bench")
+COMMANDS = ("generate", "refine", "play", "daemon", "tui", "ports", "service", "midi", "bench")
 """Modules of this package registered, in help order."""
