@@ -5,7 +5,8 @@ skeleton into the player, then generates the four parts concurrently, each landi
 the moment it exists — with ``play`` the music starts with the first part and the others join at the
 next bar. Stages 5-7 and the session folder follow; the folder is kept current as parts change.
 Every stage's progress is published as a ``pipeline`` event. One job at a time: a new ``generate``
-cancels the one running.
+cancels the one running. With a language model configured, the job goes on after the folder is
+written: ``llm_supervisor.improve`` replaces the drafts with the model's version as it arrives.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from generators.errors import BadRequestError, GeneratorError
 from generators.model import HistoryEntry, Part, SongState, StageRecord, Track
 from generators.settings import Settings
 
+from . import llm_supervisor
 from .bus import Bus
 from .player import Player
 from .protocol import BufferEvent, ClipState, PipelineEvent, ProtocolError
@@ -149,6 +151,8 @@ class Supervisor:
         self.bus.log("info", f"session written to {self.folder}")
         if self._with_live_changes(song) != song:  # changed while the folder was being written
             await self.save()
+        if self.settings.llm_configured:  # the model's version replaces the drafts as it arrives
+            await llm_supervisor.improve(self, draft)
 
     def _with_live_changes(self, song: SongState) -> SongState:
         """``song`` as the pipeline finished it, with what changed live meanwhile (a part regenerated
@@ -222,6 +226,8 @@ class Supervisor:
         async with self._writing:
             folder = self.folder
             song = self.player.song
+            if song is not None:  # a version of it about to take over (the model's plan) is the latest
+                song = self.player.song_of(song.session_id) or song
             if folder is None or song is None or song.session_id not in folder.name:
                 return
             try:

@@ -87,6 +87,48 @@ def _phrasebook() -> tuple[re.Pattern[str], dict[str, tuple[str, str]]]:
     return re.compile(rf"(?<![a-z0-9&])(?:{alternation})(?![a-z0-9&])"), meaning
 
 
+@dataclass(frozen=True, slots=True)
+class Guess:
+    """An artist the tables do not know, placed through the genre a language model named for it."""
+
+    name: str
+    genre: str
+    """Key of genres.toml."""
+    start: int
+    """Where the prompt names the artist (decides its weight among the influences)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """What a language model read in a prompt, already checked against the tables (built by
+    ``generators.llm.repair``). The prompt's own words win wherever both speak; the rules here
+    still infer everything neither states."""
+
+    mentions: tuple[Mention, ...] = ()
+    """Table phrases the model found (a misspelt artist, a mood in other words), as ``scan`` gives them."""
+    guesses: tuple[Guess, ...] = ()
+    bpm: float | None = None
+    root: str | None = None
+    mode: str | None = None
+    """A scales.toml key."""
+    bars: int | None = None
+    half_time: bool = False
+
+
+def _merged(found: list[Mention], hints: Hints) -> list[Mention]:
+    """The prompt's mentions plus the hints' new ones, in prompt order. Sections the model listed
+    replace the prompt's only when the prompt itself names fewer than two (a form is all or nothing)."""
+    own_form = sum(m.kind == "section" for m in found) >= 2
+    have = {(m.kind, m.key) for m in found if m.kind != "section"}
+    extra = [
+        m for m in hints.mentions
+        if (m.kind == "section" and not own_form) or (m.kind != "section" and (m.kind, m.key) not in have)
+    ]
+    if any(m.kind == "section" for m in extra):
+        found = [m for m in found if m.kind != "section"]
+    return sorted([*found, *extra], key=lambda m: m.start)
+
+
 def scan(prompt: str) -> list[Mention]:
     """Every known phrase in ``prompt``, in order, longest match first where two overlap."""
     pattern, meaning = _phrasebook()
@@ -162,16 +204,25 @@ def _weights(n: int) -> list[float]:
     return [round(r / sum(raw), 4) for r in raw]
 
 
-def _influences(mentions: list[Mention]) -> list[ArtistInfluence]:
+def _influences(mentions: list[Mention], guesses: tuple[Guess, ...] = ()) -> list[ArtistInfluence]:
     t = tables().intent
     artists = {a.name: a for a in t.artists}
+    placed = {g.name: g for g in guesses}
+    named = sorted(
+        [(m.start, m.kind, m.key) for m in mentions if m.kind in ("artist", "genre")]
+        + [(g.start, "guess", g.name) for g in guesses]
+    )
     seen: list[tuple[str, str]] = []
-    for m in mentions:
-        if m.kind in ("artist", "genre") and (m.kind, m.key) not in seen:
-            seen.append((m.kind, m.key))
+    for _, kind, key in named:
+        if (kind, key) not in seen:
+            seen.append((kind, key))
     result = []
     for (kind, key), weight in zip(seen, _weights(len(seen))):
-        if kind == "artist":
+        if kind == "guess":
+            g = t.genres[placed[key].genre]
+            traits = [f"like {g.name}", *g.traits, f"{g.tempo[0]}-{g.tempo[1]} BPM"]
+            result.append(ArtistInfluence(name=key, traits=traits, genre_mapping=placed[key].genre, weight=weight))
+        elif kind == "artist":
             a = artists[key]
             traits = [*a.traits, f"{a.tempo[0]}-{a.tempo[1]} BPM"]
             result.append(ArtistInfluence(name=a.name, traits=traits, genre_mapping=a.genre, weight=weight))
@@ -245,8 +296,11 @@ def _unknown_names(prompt: str, mentions: list[Mention]) -> list[str]:
     return names
 
 
-def decompose(prompt: str, *, seed: int, bars: int | None = None) -> PipelineIntent:
+def decompose(prompt: str, *, seed: int, bars: int | None = None, hints: Hints | None = None) -> PipelineIntent:
     """The structured intent of ``prompt``; ``bars`` (from the command line) overrides the prompt.
+
+    ``hints`` (a language model's reading of the prompt) add what the tables' phrases missed; the
+    prompt's explicit words still win, and whatever neither states is inferred as without them.
 
     Raises:
         BadRequestError: an empty or oversize prompt, a tempo or bar count out of range.
@@ -258,13 +312,14 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None) -> PipelineInt
         raise BadRequestError(f"the prompt is {len(prompt)} characters long: keep it under {MAX_PROMPT}")
     t = tables().intent
     rng = stream(seed, "intent")
-    mentions = scan(prompt)
+    hints = hints or Hints()
+    mentions = _merged(scan(prompt), hints)
     kinds = lambda kind: [m.key for m in mentions if m.kind == kind]  # noqa: E731
     words = set(kinds("word"))
     moods = list(dict.fromkeys(kinds("mood")))
     ambiguities: list[str] = []
 
-    influences = _influences(mentions)
+    influences = _influences(mentions, hints.guesses)
     if not influences:
         hint = next((t.moods[m].genre_hint for m in moods if t.moods[m].genre_hint), None)
         genre_key = hint or DEFAULT_GENRE
@@ -273,7 +328,10 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None) -> PipelineInt
         )
         g = t.genres[genre_key]
         influences = [ArtistInfluence(name=g.name, traits=[*g.traits], genre_mapping=genre_key, weight=1.0)]
+    placed = {_normal(g.name) for g in hints.guesses}
     for name in _unknown_names(prompt, mentions):
+        if _normal(name) in placed:
+            continue
         ambiguities.append(f"influence: {name!r} is not in the artist table and was not used")
 
     by_genre: dict[str, float] = {}
@@ -289,8 +347,10 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None) -> PipelineInt
 
     energy_nudge = sum(t.moods[m].energy for m in moods)
     stated_bpm = explicit_tempo(prompt)
+    if stated_bpm is None:
+        stated_bpm = hints.bpm
     bpm, half = infer_tempo(influences, genre, energy_nudge)
-    half = half or genre.half_time_feel or "half-time" in words
+    half = half or genre.half_time_feel or "half-time" in words or hints.half_time
     if stated_bpm is not None:
         bpm = stated_bpm
         if not any(genre.tempo[0] <= x <= genre.tempo[1] for x in (bpm, bpm / 2, bpm * 2)):
@@ -298,6 +358,7 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None) -> PipelineInt
     tempo = Tempo(bpm=bpm, confidence="explicit" if stated_bpm is not None else "inferred", half_time=half)
 
     root, mode = explicit_key(prompt)
+    root, mode = root or hints.root, mode or hints.mode
     mood_mode = next((t.moods[m].mode for m in moods if t.moods[m].mode), None)
     key_stated = root is not None or mode is not None
     if mode is None:
@@ -307,6 +368,7 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None) -> PipelineInt
     key = Key(root=root, mode=mode, confidence="explicit" if key_stated else "inferred")
 
     total = bars if bars is not None else explicit_bars(prompt)
+    total = total if total is not None else hints.bars
     template = tables().arrangement.templates[genre.arrangement]
     total = check_bars(total) if total is not None else sum(s.bars for s in template.sections)
     sections = kinds("section")  # in order, repeats kept: "verse chorus verse chorus" is a form

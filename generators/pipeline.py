@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -244,6 +244,20 @@ async def _attempt(stage: Stage, draft: Draft, attempts: int, on_progress: Progr
     raise AssertionError("unreachable")
 
 
+Backend = Mapping[str, Callable[[Draft], Awaitable[Draft]]]
+"""Another backend's stages by name (the language model's: ``generators.llm.stages``). Each runs
+once, handles its own fallback (``algorithmic``), and returns the draft with its ``StageRecord``(s)
+appended; a stage it does not name runs algorithmically."""
+
+_SOURCE_NOTE = {"llm": " [model]", "cache": " [model, cached]", "fallback": " [algorithmic fallback]"}
+
+
+async def algorithmic(name: str, draft: Draft, attempts: int = 3) -> Draft:
+    """Stage ``name`` by the algorithmic backend (with its retries), recorded like any other."""
+    index = STAGE_NAMES.index(name) + 1
+    return await _attempt(STAGES[index - 1], draft, attempts, _ignore, index)
+
+
 async def compose_async(
     draft: Draft,
     *,
@@ -251,20 +265,28 @@ async def compose_async(
     on_progress: ProgressSink = _ignore,
     checkpoint: Callable[[Draft], None] | None = None,
     until: str | None = None,
+    backend: Backend | None = None,
 ) -> Draft:
     """Every stage ``draft`` has not completed, in order, up to and including ``until`` (all by
-    default); ``checkpoint`` is called after each."""
+    default), each by ``backend`` where it has the stage; ``checkpoint`` is called after each."""
     for index, stage in enumerate(STAGES, start=1):
         if stage.name in draft.completed:
             continue
         if until is not None and STAGE_NAMES.index(stage.name) > STAGE_NAMES.index(until):
             break
         on_progress(Progress(index, stage.name, "start", f"{stage.doing}..."))
-        draft = await _attempt(stage, draft, attempts, on_progress, index)
+        other = backend.get(stage.name) if backend is not None else None
+        if other is None:
+            draft = await _attempt(stage, draft, attempts, on_progress, index)
+        else:
+            draft = await other(draft)
+            if stage.name not in draft.completed:
+                draft = draft.model_copy(update={"completed": [*draft.completed, stage.name]})
         if checkpoint is not None:
             checkpoint(draft)
         record = draft.stages[-1]
-        on_progress(Progress(index, stage.name, "done", stage.summary(draft), record.duration_ms, record.attempts))
+        message = stage.summary(draft) + _SOURCE_NOTE.get(record.source, "")
+        on_progress(Progress(index, stage.name, "done", message, record.duration_ms, record.attempts))
     return draft
 
 
@@ -285,6 +307,7 @@ async def run(
     attempts: int = 3,
     on_progress: ProgressSink = _ignore,
     folder: Path | None = None,
+    backend: Backend | None = None,
 ) -> Path:
     """Run the remaining stages into a session folder under ``output_dir``; returns its path.
 
@@ -299,7 +322,7 @@ async def run(
 
     try:
         checkpoint(draft)
-        draft = await compose_async(draft, attempts=attempts, on_progress=on_progress, checkpoint=checkpoint)
+        draft = await compose_async(draft, attempts=attempts, on_progress=on_progress, checkpoint=checkpoint, backend=backend)
     except BadRequestError:
         if fresh:  # bad input leaves nothing behind; anything else stays resumable
             shutil.rmtree(folder, ignore_errors=True)

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     """HTTP attempts per LLM request, the first included, on 429, 5xx, timeouts, stalls and drops."""
     llm_cache: bool = True
     """Reuse identical earlier LLM answers from the SQLite cache in the user cache dir."""
+    llm_cache_path: Path | None = None
+    """The SQLite file of that cache; None: ``llm-cache.sqlite3`` in the user cache dir."""
+    llm_part_format: Literal["json", "hex"] = "json"
+    """How the model writes a part's clip: a JSON note list, or a MIDI file as hex (the seed's mode)."""
     stage_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     """Attempts per pipeline stage before it fails (or falls back to the algorithmic stage)."""
     playback: PlaybackSettings = PlaybackSettings()

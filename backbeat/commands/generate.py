@@ -1,4 +1,8 @@
-"""``backbeat generate``: one prompt to a session folder, progress on stderr, the path on stdout."""
+"""``backbeat generate``: one prompt to a session folder, progress on stderr, the path on stdout.
+
+With a language model configured (and no ``--offline``) the stages are the model's, each falling
+back to its algorithm; ``--no-cache`` asks the model again instead of reusing cached answers.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import trio
 
 from generators import pipeline
 from generators.errors import BadRequestError
+from generators.llm.stages import backend_for
 from generators.settings import settings
 
 _MARK = {"start": "→", "done": "✓", "retry": "↻", "failed": "✗"}
@@ -27,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, help="same seed, same song (default: random, recorded in the session)")
     parser.add_argument("--bars", type=int, help="total length in bars (1-1024)")
     parser.add_argument("--offline", action="store_true", help="use the algorithmic generators even when an LLM is configured")
+    parser.add_argument("--no-cache", action="store_true", help="ask the language model again instead of reusing cached answers")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue an interrupted run from its .partial folder")
     parser.set_defaults(run=run)
 
@@ -42,8 +48,13 @@ def run(args: argparse.Namespace) -> int:
         draft = pipeline.new_draft(args.prompt, seed=args.seed, bars=args.bars)
         folder, out = None, args.out or settings().output_dir
     attempts = settings().stage_attempts
+
+    async def compose() -> Path:
+        async with backend_for(settings(), offline=args.offline, no_cache=args.no_cache) as backend:
+            return await pipeline.run(draft, out, attempts=attempts, on_progress=print_progress, folder=folder, backend=backend)
+
     try:
-        path = trio.run(lambda: pipeline.run(draft, out, attempts=attempts, on_progress=print_progress, folder=folder))
+        path = trio.run(compose)
     except KeyboardInterrupt:
         partial = folder or pipeline.session.partial_path(Path(out), draft.session_id)
         if partial.exists():

@@ -1,14 +1,17 @@
-"""The language-model client: any OpenAI-compatible chat-completions server, hosted or local.
+"""The language-model backend: any OpenAI-compatible chat-completions server, hosted or local.
 
-This package owns the wire: building requests, streaming server-sent events, the in-flight and
-requests-per-minute limits, retries with backoff, the stall watchdog, the SQLite answer cache,
+Two layers. The client owns the wire: building requests, streaming server-sent events, the in-flight
+and requests-per-minute limits, retries with backoff, the stall watchdog, the SQLite answer cache,
 finding and validating JSON in what a model wrote, and mapping every foreign error to ``LLMError``.
-
-Read in layers: ``client`` (``LLMClient``: the public API and its policy) over ``transport`` (one HTTP
+Read it as ``client`` (``LLMClient``: the public API and its policy) over ``transport`` (one HTTP
 attempt), ``limits``, ``retry`` and ``cache``; ``sse``, ``extract`` and ``structured`` are protocol
-logic without I/O; ``errors`` holds the one error root.
+logic without I/O. The client knows no music.
 
-It must never know music: prompts, the stages and their fallbacks live with the stages that call it.
+The stages (``stages``: the pipeline's ``Backend``) know the music: ``schemas`` (what the model is
+asked for), ``prompts`` (system prompts, and the context hierarchy rendered), ``repair`` and
+``clips`` (answers turned into valid backbeat values), and the fallback to the algorithmic stage.
+``errors`` holds the one error root of both.
+
 It never writes outside the cache file, never touches a MIDI port, and never lets an httpx or sqlite3
 exception escape. It never blocks trio: sqlite3 runs in worker threads, waits are trio sleeps.
 """
@@ -22,6 +25,7 @@ from generators.llm.errors import (
     LLMTimeoutError,
     LLMUnavailableError,
     RateLimitedError,
+    RepairError,
     StallError,
 )
 from generators.llm.extract import extract_json, parse_partial
@@ -39,6 +43,7 @@ __all__ = [
     "LLMTimeoutError",
     "LLMUnavailableError",
     "RateLimitedError",
+    "RepairError",
     "RequestLimiter",
     "ResponseCache",
     "RetryPolicy",

@@ -24,7 +24,7 @@ import trio
 from pydantic import BaseModel, ValidationError
 
 from generators.llm.cache import DEFAULT_PATH, ResponseCache, cache_key
-from generators.llm.errors import TRANSIENT, LLMResponseError
+from generators.llm.errors import TRANSIENT, LLMError, LLMResponseError
 from generators.llm.extract import parse_partial
 from generators.llm.limits import RequestLimiter
 from generators.llm.retry import RetryPolicy, pause_before_retry, retrying
@@ -95,7 +95,9 @@ class LLMClient:
         self._transport = Transport(
             self._http, self.url, headers, first_byte_s=settings.llm_timeout_s, stall_s=settings.llm_stall_s
         )
-        self.cache = cache if cache is not None else (ResponseCache(DEFAULT_PATH) if settings.llm_cache else None)
+        self.cache = cache if cache is not None else (
+            ResponseCache(settings.llm_cache_path or DEFAULT_PATH) if settings.llm_cache else None
+        )
         self.limiter = limiter or RequestLimiter.from_settings(settings)
         self.retry = retry or RetryPolicy(max_attempts=settings.llm_max_attempts)
         self._rng = rng or random.Random()
@@ -267,12 +269,18 @@ class LLMClient:
                 {"role": "assistant", "content": text},
                 {"role": "user", "content": repair_prompt(first)},
             ]
-            text, more = await self._request(self._body(repair, response_format, temperature, seed), feed)
+            try:
+                text, more = await self._request(self._body(repair, response_format, temperature, seed), feed)
+            except LLMError as error:
+                error.attempts += attempts
+                raise
             attempts += more
             try:
                 json_text, value = validated(model, text)
             except LLMResponseError as second:
-                raise LLMResponseError(f"{model.__name__}: the repaired answer is unusable too: {second}") from second
+                error = LLMResponseError(f"{model.__name__}: the repaired answer is unusable too: {second}")
+                error.attempts = attempts
+                raise error from second
             repaired = True
         if key:
             await self.cache.put(key, json_text, model=self.model)
@@ -323,7 +331,11 @@ class LLMClient:
                         on_text(text)
             return text
 
-        text = await retrying(attempt, self.retry, self._rng)
+        try:
+            text = await retrying(attempt, self.retry, self._rng)
+        except LLMError as error:
+            error.attempts = max(error.attempts, attempts)
+            raise
         return text, attempts
 
 

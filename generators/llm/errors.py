@@ -12,6 +12,9 @@ from generators.errors import GeneratorError
 class LLMError(GeneratorError):
     """Talking to the language model failed; the stage that asked can fall back to its algorithm."""
 
+    attempts: int = 0
+    """HTTP requests sent before giving up (set by the client; what a stage records in the manifest)."""
+
 
 class LLMUnavailableError(LLMError, ConnectionError):
     """The server cannot be reached, failed (5xx), or dropped the answer half-way. Transient."""
@@ -54,3 +57,8 @@ class LLMResponseError(LLMError, ValueError):
 
 TRANSIENT: tuple[type[LLMError], ...] = (LLMUnavailableError, LLMTimeoutError)
 """Errors another attempt may cure."""
+
+
+class RepairError(LLMResponseError):
+    """The answer matched its schema but holds no usable music (no chord backbeat can build, no
+    section it knows): the stage falls back to its algorithm."""

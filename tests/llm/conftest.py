@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
+from benchmarks.fake_llm import FakeLLMServer
+from benchmarks.simulated import SimulatedModel
+from generators import pipeline
 from generators.llm import LLMClient, ResponseCache, RetryPolicy
+from generators.llm.stages import LLMStages
+from generators.pipeline import Draft
 from generators.settings import Settings
-
-from .server import FakeLLMServer
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_s=0.01, cap_s=0.02)
 """Backoff short enough for a test, still exercised."""
@@ -51,3 +54,34 @@ def client_for(
     """A client of ``server`` (open it with ``async with``); ``cache_dir`` turns the cache on there."""
     cache = ResponseCache(cache_dir / "llm.sqlite3") if cache_dir is not None else None
     return LLMClient(settings_for(server.url, **overrides), cache=cache, retry=retry, rng=random.Random(7))
+
+
+# --- the LLM pipeline against the simulated model ------------------------------------------------------
+
+
+@pytest.fixture
+def simulated() -> Iterator[FakeLLMServer]:
+    """A fake server whose simulated model answers every stage validly, as fast as it can."""
+    with FakeLLMServer(model=SimulatedModel()) as fake:
+        yield fake
+
+
+async def compose_with_llm(
+    server: FakeLLMServer,
+    prompt: str = "Frank Ocean meets Burial, late-night vibes",
+    *,
+    seed: int = 3,
+    bars: int | None = 16,
+    cache_dir: Path | None = None,
+    stages: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Draft:
+    """The whole pipeline with the LLM backend against ``server`` (fast retries, no cache by default)."""
+    settings = settings_for(server.url, **overrides)
+    async with client_for(server, cache_dir=cache_dir, **overrides) as llm:
+        backend = LLMStages(llm, settings, **(stages or {})).backend()
+        return await pipeline.compose_async(pipeline.new_draft(prompt, seed=seed, bars=bars), backend=backend)
+
+
+def sources(draft: Draft) -> dict[str, str]:
+    return {r.stage: r.source for r in draft.stages}

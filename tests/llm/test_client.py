@@ -19,7 +19,7 @@ from generators.llm import (
 )
 
 from .conftest import client_for, settings_for
-from .server import Reply
+from benchmarks.fake_llm import Reply
 
 TEXT = "Ebm9 - Cbmaj7 - Gb6/9 - Db/F, four bars each, then the drop."
 

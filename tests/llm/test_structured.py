@@ -13,7 +13,7 @@ from generators.llm import LLMResponseError, response_format_for
 from generators.model import Model
 
 from .conftest import client_for
-from .server import Reply
+from benchmarks.fake_llm import Reply
 
 
 class Bar(Model):

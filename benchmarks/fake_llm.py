@@ -8,6 +8,10 @@ an error status with headers (429 with ``Retry-After``), a stall, a dropped conn
 ends without ``[DONE]``, a server that ignores ``"stream": true``. Every request is recorded with its
 headers and body, and the server counts the most requests it ever had in flight at once.
 
+With a ``model`` (any object with ``reply(body) -> Reply``, such as ``benchmarks.simulated.SimulatedModel``)
+requests the queue does not script are answered by it: a model that answers every pipeline stage
+validly, at a chosen pace.
+
 It runs ``http.server`` threads, so it keeps real time whatever clock the client's trio run uses.
 Replies are paced on an absolute schedule (first token at t0, token n at t0 + n / rate), and every
 wait ends early when the server closes, so a stalled reply never holds a test up.
@@ -28,7 +32,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,12 @@ class Reply:
         return [self.text[i : i + n] for i in range(0, len(self.text), n)]
 
 
+class Model(Protocol):
+    """Something that answers a request no scripted reply covers (called on the server's threads)."""
+
+    def reply(self, body: Any) -> Reply: ...
+
+
 @dataclass(frozen=True)
 class Recorded:
     """One request as the server received it."""
@@ -80,12 +90,22 @@ class Recorded:
     at: float
     """``time.monotonic()`` when the request had been read."""
 
+    @property
+    def schema(self) -> str | None:
+        """The name of the ``response_format`` schema asked for (which stage is asking), if any."""
+        try:
+            return self.body["response_format"]["json_schema"]["name"]
+        except (KeyError, TypeError):
+            return None
+
 
 class FakeLLMServer:
     """The server; use as a context manager (``__enter__`` starts it, ``__exit__`` stops it)."""
 
-    def __init__(self, *replies: Reply, default: Reply | None = None) -> None:
+    def __init__(self, *replies: Reply, default: Reply | None = None, model: Model | None = None) -> None:
         self.default = default or Reply()
+        self.model = model
+        """Answers what the queue does not script (instead of ``default``)."""
         self.requests: list[Recorded] = []
         self.max_in_flight = 0
         self._queue: deque[Reply] = deque(replies)
@@ -139,7 +159,10 @@ class FakeLLMServer:
             self.requests.append(request)
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            return self._queue.popleft() if self._queue else self.default
+            if self._queue:
+                return self._queue.popleft()
+        # Outside the lock: a simulated model composes its answer, and requests run in parallel.
+        return self.model.reply(request.body) if self.model is not None else self.default
 
     def _end(self) -> None:
         with self._lock:
