@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from engine.ports import list_ports, platform_apis, probe
+from generators.routing import Answer, Refine, route
 
 from .bus import Bus
 from .controls import ControllerMapError, parse_action
 from .player import Player
 from .protocol import (
-    GenerateArgs, JumpArgs, LearnArgs, MuteArgs, PartArgs, PendingChange, PipelineStatus, PlayArgs, ProtocolError,
-    Request, SectionInfo, SessionInfo, Status, TempoArgs,
+    AlternativesArgs, ChooseArgs, GenerateArgs, JumpArgs, LearnArgs, MuteArgs, PartArgs, PendingChange, PipelineStatus,
+    PlayArgs, ProtocolError, RefineArgs, Request, SayArgs, SectionInfo, SessionInfo, Status, TempoArgs,
 )
+from .refiner import Refiner
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ class Commands:
     def __init__(self, player: Player, supervisor: Supervisor, bus: Bus, shutdown: trio.Event) -> None:
         self.player = player
         self.supervisor = supervisor
+        self.refiner = Refiner(player, supervisor)
+        supervisor.composed = self.refiner.pre_generate
         self.bus = bus
         self.shutdown_requested = shutdown
         self.controller: Controller | None = None
@@ -47,6 +51,12 @@ class Commands:
             "ports": self.ports,
             "panic": self.panic,
             "learn": self.learn,
+            "say": self.say,
+            "refine": self.refine,
+            "alternatives": self.alternatives,
+            "choose": self.choose,
+            "ab": self.ab,
+            "undo": self.undo,
             "shutdown": self.shutdown,
         }
 
@@ -167,6 +177,32 @@ class Commands:
         if self.controller is None:
             raise ProtocolError("unavailable", "no controller input is running (start the daemon with --controller MAP)")
         return await self.controller.learn(args.action)
+
+    async def say(self, args: SayArgs) -> dict[str, Any]:
+        """The one input line: a question is answered from the song, a change refines it, anything
+        else is a new song (composed and played)."""
+        routed = await trio.to_thread.run_sync(route, args.text, self.player.song)
+        if isinstance(routed, Answer):
+            self.bus.log("info", routed.text)
+            return {"kind": "answer", "answer": routed.text, "data": routed.data}
+        if isinstance(routed, Refine):
+            return {"kind": "refine", **await self.refiner.refine(args.text)}
+        return {"kind": "generate", **await self.generate(GenerateArgs(prompt=routed.prompt, play=True))}
+
+    async def refine(self, args: RefineArgs) -> dict[str, Any]:
+        return await self.refiner.refine(args.text)
+
+    async def alternatives(self, args: AlternativesArgs) -> dict[str, Any]:
+        return await self.refiner.make_alternatives(args.part, args.n)
+
+    async def choose(self, args: ChooseArgs) -> dict[str, Any]:
+        return await self.refiner.choose(args.part, args.option)
+
+    async def ab(self, args: PartArgs) -> dict[str, Any]:
+        return await self.refiner.switch(args.part)
+
+    async def undo(self, _: Any) -> dict[str, Any]:
+        return await self.refiner.undo()
 
     async def shutdown(self, _: Any) -> dict[str, Any]:
         self.shutdown_requested.set()

@@ -3,7 +3,6 @@
     rtmidi's input thread (ALSA, CoreMIDI, WinMM) or our reader thread (JACK, see READERS)
       ──Controller.from_rtmidi──TrioToken.run_sync_soon──▶ channel (QUEUE) ──▶ _act_loop ──▶ Commands / Player
     _poll_loop       the named input port vanishing and returning (every POLL_S)
-    _watch_versions  the part versions A/B switches between
 
 The input port is opened with python-rtmidi in the daemon process, on the engine's MIDI API (the
 same settings and ``--midi-api``); an engine without MIDI (``monitor``, ``null``, ``record``) leaves
@@ -11,10 +10,10 @@ the controller to the first usable API. With no usable API at all, or a map that
 daemon logs one warning and runs without controller input.
 
 Actions become protocol requests (``protocol.parse_request`` then ``Commands.dispatch``), so a pad
-gets exactly the validation and behaviour a socket client gets. Two actions have no protocol command:
-``ab`` (``Player.put_track`` with a version the controller has seen) and the tempo nudge, which
-validates with ``TempoArgs`` and calls ``Supervisor.set_tempo`` itself because the ``tempo`` handler
-logs a line of its own and an action logs exactly one.
+gets exactly the validation and behaviour a socket client gets (``ab`` switches to the part's next
+alternative, which the daemon makes in the background after each song). The tempo nudge validates
+with ``TempoArgs`` and calls ``Supervisor.set_tempo`` itself because the ``tempo`` handler logs a
+line of its own and an action logs exactly one.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Literal
 
 import rtmidi
@@ -32,15 +30,14 @@ import trio
 
 from engine.errors import NoMidiApiError, PortError, VirtualPortUnsupportedError
 from engine.ports import APIS, DISPLAY, choose_api, match_port, quiet_stderr
-from generators import session
 from generators.errors import GeneratorError
-from generators.model import HistoryEntry, SongState
+from generators.model import SongState
 
 from .bus import Bus
 from .commands import Commands
 from .controls import (
-    ACTIONS, Action, Binding, Bindings, Control, ControllerMap, ControllerMapError, Versions, decode, load_map,
-    parse_action, save_user_map, version_of, with_binding,
+    ACTIONS, Action, Binding, Bindings, Control, ControllerMap, ControllerMapError, decode, load_map,
+    parse_action, save_user_map, with_binding,
 )
 from .protocol import ProtocolError, TempoArgs, parse_request, request
 
@@ -223,7 +220,6 @@ class Controller:
         self.commands = commands
         self.player = commands.player
         self.bus = bus
-        self.versions = Versions()
         self.port: ControlInput | None = None
         self.dropped = 0
         self._last_cc: dict[tuple[int, int], int] = {}
@@ -243,7 +239,6 @@ class Controller:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._act_loop)
                 nursery.start_soon(self._poll_loop)
-                nursery.start_soon(self._watch_versions)
                 self.commands.controller = self
                 task_status.started()
                 self.bus.log("info", self._listening(api))
@@ -326,18 +321,6 @@ class Controller:
                 self.bus.log("warning", f"controller port {self.port.name} vanished; backbeat reconnects when it returns")
             elif change == "up":
                 self.bus.log("info", f"controller port {self.port.name} is back")
-
-    async def _watch_versions(self) -> None:
-        """Remember every part version that lands on the timeline, whoever asked for it (TUI, pad)."""
-        self.versions.note(self.player.song)
-        while True:
-            sub = self.bus.subscribe(["swap"])
-            try:
-                async for frame in sub.receive:
-                    if frame["data"].get("kind") in ("part", "song"):
-                        self.versions.note(self.player.song)
-            finally:
-                self.bus.unsubscribe(sub)
 
     # --- learn -------------------------------------------------------------------------------------
 
@@ -424,23 +407,8 @@ class Controller:
         return f"regenerate {action.argument}: v{r['version']} from bar {r['at_bar']}"
 
     async def _ab(self, action: Action) -> str:
-        part = action.argument
-        song = self._song()
-        self.versions.note(song)
-        if not any(t.part == part for t in song.tracks):
-            raise ProtocolError("conflict", f"the {part} part has not been written yet")
-        other = self.versions.other(part, version_of(song.track(part)))
-        if other is None:
-            r = await self._request("regenerate", part=part)
-            return f"A/B {part}: no B version yet, wrote v{r['version']}; from bar {r['at_bar']}"
-        change = self.player.put_track(other, "section")
-        entry = HistoryEntry(
-            at=datetime.now(timezone.utc).isoformat(timespec="seconds"), action="choose", request=f"A/B {part}: v{version_of(other)}",
-            targets=[part], files=[f"midi/{part}.mid", session.FULL, session.STATE],
-        )
-        self.player.update_song(self._song().model_copy(update={"history": [*self._song().history, entry]}))
-        await self.commands.supervisor.save()
-        return f"A/B {part}: v{version_of(other)} from bar {self._bar(change.tick if change else 0)}"
+        r = await self._request("ab", part=action.argument)
+        return f"A/B {action.argument}: alternative {r['label']} from bar {r['at_bar']}"
 
     async def _tempo(self, action: Action) -> str:
         self._song()

@@ -26,7 +26,6 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from generators.files import atomic_write
-from generators.model import SongState, Track
 from generators.settings import CONFIG_DIR
 
 from .errors import DaemonError
@@ -255,32 +254,6 @@ class Bindings:
 
 
 # --- A/B: the versions a part switches between ------------------------------------------------
-
-
-class Versions:
-    """The versions of each part the controller has seen in the current song (A/B switches between them)."""
-
-    def __init__(self) -> None:
-        self._session = ""
-        self._seen: dict[str, dict[int, Track]] = {}
-
-    def note(self, song: SongState | None) -> None:
-        if song is None:
-            return
-        if song.session_id != self._session:
-            self._session, self._seen = song.session_id, {}
-        for track in song.tracks:
-            self._seen.setdefault(track.part, {})[version_of(track)] = track
-
-    def other(self, part: str, current: int) -> Track | None:
-        """Of the part's two most recent versions, the one not playing (None: there is only one)."""
-        latest = sorted(self._seen.get(part, {}), reverse=True)[:2]
-        others = [v for v in latest if v != current]
-        return self._seen[part][others[0]] if len(latest) == 2 and others else None
-
-
-def version_of(track: Track) -> int:
-    return max((c.version for c in track.clips), default=0)
 
 
 # --- where maps live -------------------------------------------------------------------------------

@@ -75,6 +75,22 @@ class RefineArgs(Wire):
     text: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+class SayArgs(Wire):
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+    """Anything typed into the one input line: a question, a change, or a new song."""
+
+
+class AlternativesArgs(Wire):
+    part: Part
+    n: Annotated[int, Field(ge=1, le=12)] = 3
+
+
+class ChooseArgs(Wire):
+    part: Part
+    option: Annotated[str, Field(min_length=1, max_length=3)]
+    """An alternative's label: A, B, C, ..."""
+
+
 class SubscribeArgs(Wire):
     topics: list[Literal["transport", "pipeline", "buffer", "swap", "log"]] | None = None
 
@@ -92,6 +108,12 @@ ARGS: dict[str, type[Wire]] = {
     "jump": JumpArgs,
     "regenerate": PartArgs,
     "mute": MuteArgs,
+    "say": SayArgs,
+    "refine": RefineArgs,
+    "alternatives": AlternativesArgs,
+    "choose": ChooseArgs,
+    "ab": PartArgs,
+    "undo": NoArgs,
     "subscribe": SubscribeArgs,
     "ports": NoArgs,
     "panic": NoArgs,

@@ -12,6 +12,7 @@ written: ``llm_supervisor.improve`` replaces the drafts with the model's version
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,6 +50,8 @@ class Supervisor:
         self._job: trio.CancelScope | None = None
         self._writing = trio.Lock()
         """One writer of the session folder at a time, and it always writes the latest song."""
+        self.composed: Callable[[str], Awaitable[None]] | None = None
+        """Started in the background once a new song's session folder exists (alternatives)."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -153,6 +156,8 @@ class Supervisor:
             await self.save()
         if self.settings.llm_configured:  # the model's version replaces the drafts as it arrives
             await llm_supervisor.improve(self, draft)
+        if self.composed is not None:  # for the song as it finally is (the model's plan, if any)
+            self._nursery.start_soon(self.composed, song.session_id)
 
     def _with_live_changes(self, song: SongState) -> SongState:
         """``song`` as the pipeline finished it, with what changed live meanwhile (a part regenerated

@@ -98,7 +98,6 @@ def make(song: SongState, part: Part, n: int = 3, *, boldness: float = 0.0) -> l
     current = _style_of(song, part, track.params)
     used = {current} | {_style_of(song, part, a.track.params) for a in kept}
     dial = song.intent.creativity_dials.rhythmic if track.params.creativity is None else track.params.creativity
-    density = track.params.density
     made = []
     for k in range(n):
         index = len(kept) + k

@@ -221,7 +221,6 @@ def chords_of(scale: Scale, planned: list[Planned]) -> list[Chord]:
 
 def plan_of(progression: Progression) -> list[Planned]:
     """The plan a progression was voiced from (degree, shape, beats, bass)."""
-    scale = scale_of(progression.key.root, progression.key.mode)
     quality = tables().theory.qualities
     planned = []
     for degree, chord in zip(progression.degrees, progression.chords):

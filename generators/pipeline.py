@@ -308,11 +308,13 @@ async def run(
     on_progress: ProgressSink = _ignore,
     folder: Path | None = None,
     backend: Backend | None = None,
+    ask: Callable[..., Awaitable[object]] | None = None,
 ) -> Path:
     """Run the remaining stages into a session folder under ``output_dir``; returns its path.
 
     The work happens in a hidden partial folder with a checkpoint after every stage; ``folder``
-    names an existing partial folder to resume in.
+    names an existing partial folder to resume in. With ``ask`` the run pauses at the approval
+    gates of ``generators.gates`` for the producer's answer.
     """
     fresh = folder is None
     folder = folder or session.begin(Path(output_dir), draft.session_id)
@@ -322,7 +324,13 @@ async def run(
 
     try:
         checkpoint(draft)
-        draft = await compose_async(draft, attempts=attempts, on_progress=on_progress, checkpoint=checkpoint, backend=backend)
+        options = {"attempts": attempts, "on_progress": on_progress, "checkpoint": checkpoint, "backend": backend}
+        if ask is None:
+            draft = await compose_async(draft, **options)
+        else:
+            from .gates import compose_with_gates  # gates build on this module
+
+            draft = await compose_with_gates(draft, ask, **options)
     except BadRequestError:
         if fresh:  # bad input leaves nothing behind; anything else stays resumable
             shutil.rmtree(folder, ignore_errors=True)

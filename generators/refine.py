@@ -260,6 +260,9 @@ def apply(song: SongState, changes: list[Change]) -> Outcome:
     parts, presets, effects = reached(w.dimensions, w.parts)
     for part in parts:
         w.put_track(_regenerate(w.song, part))
+    for part in sorted(w.parts):
+        if w.track(part).clips == song.track(part).clips:
+            w.notes.append(f"{part}: its style already plays it that way, so no note changed (try \"try something different on the {part}\")")
     tracks = w.song.tracks
     if presets:
         tracks = with_presets(w.song.intent, tracks)

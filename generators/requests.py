@@ -205,3 +205,25 @@ def _check_chords(changes: list[Change], song: SongState) -> None:
     for c in changes:
         if c.chord is not None and c.chord != -1 and not 1 <= c.chord <= count:
             raise BadRequestError(f"the progression has {count} chords; there is no chord {c.chord}")
+
+
+_TOWARD = re.compile(r"^\s*(make it|make the song|more|less|turn it|switch it|go|change it)\b")
+
+
+def is_refinement(request: str, song: SongState) -> bool:
+    """Whether ``request`` asks to change ``song`` rather than for a new song: it names a change
+    ("simpler", "darker"), a chord, or a tempo or key without describing a new song; a genre alone
+    ("deep house") is a new song unless the request steers toward it ("make it more trap")."""
+    text = _normal(request)
+    pattern, meaning = _book()
+    kinds = {meaning[m.group(0)][0] for m in pattern.finditer(text)}
+    if "change" in kinds or _ordinal_chords(text):
+        return True
+    from .intent import scan  # the composer's own vocabulary: does this describe a song?
+
+    describes_a_song = any(m.kind in ("artist", "genre", "mood") for m in scan(request))
+    if "genre" in kinds:
+        return bool(_TOWARD.search(text))
+    if explicit_tempo(request) is not None or _key(request, text) is not None:
+        return not describes_a_song
+    return False

@@ -28,6 +28,7 @@ from engine.time import PPQ
 from .errors import ConfigError
 from .grid import spans, ticks_per_bar
 from .model import PARTS, Part, SongState
+from .requests import is_refinement
 from .tables import Table, load
 
 if TYPE_CHECKING:
@@ -191,9 +192,12 @@ def answer(name: str, song: SongState, groups: dict[str, str] | None = None) -> 
 
 
 def route(text: str, song: SongState | None) -> Route:
-    """By the patterns alone: a recognised question about a loaded song is answered; else compose."""
+    """Without a model: a recognised question about a loaded song is answered, a request that
+    changes it ("bass too busy", "tempo 96") refines it, anything else composes a new song."""
     if song is not None and (found := recognised(text)) is not None:
         return answer(found[0], song, found[1])
+    if song is not None and song.tracks and is_refinement(text, song):
+        return Refine(text.strip())
     return Compose(text.strip())
 
 

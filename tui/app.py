@@ -32,8 +32,25 @@ DONE_LINES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "stop": lambda args, r: "stopped (every note ended)",
     "panic": lambda args, r: "panic: every note ended, all notes off sent",
     "learn": lambda args, r: f"learned: {r.get('control')} → {r.get('action')}",
+    "say": lambda args, r: _said(r),
+    "refine": lambda args, r: _said({"kind": "refine", **r}),
+    "alternatives": lambda args, r: "  ".join(f"{a['label']}: {a['description']}" for a in r.get("alternatives", [])),
+    "choose": lambda args, r: f"{r.get('part')} {r.get('label')} from bar {r.get('at_bar')}",
+    "ab": lambda args, r: f"{r.get('part')} {r.get('label')} from bar {r.get('at_bar')}",
+    "undo": lambda args, r: "; ".join(r.get("notes", [])) + f" (from bar {r.get('at_bar')})",
 }
 """A confirmation line per command; the others are announced by the daemon's own swap events."""
+
+
+def _said(r: dict[str, Any]) -> str:
+    """The answer to a routed line: an answer, a question back, what a change did, or a new song."""
+    if r.get("kind") == "answer":
+        return r.get("answer", "")
+    if r.get("question"):
+        return f"? {r['question']} (nothing changed)"
+    if r.get("kind") == "refine":
+        return "; ".join(r.get("notes", [])) + (f" (from bar {r['at_bar']})" if r.get("at_bar") else "")
+    return f"composing (seed {r.get('seed')})"
 
 
 def _bindings() -> list[Binding]:

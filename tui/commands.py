@@ -21,13 +21,15 @@ from daemon.protocol import ARGS, PROTOCOL
 
 from .errors import InputError
 
-PLAIN_TEXT: dict[bool, str] = {False: "generate", True: "generate"}
-"""The command plain text becomes, without (False) and with (True) a loaded song. The daemon does
-not implement ``refine`` yet, so text is a new prompt either way; set ``True: "refine"`` once it does."""
+PLAIN_TEXT: dict[bool, str] = {False: "generate", True: "say"}
+"""The command plain text becomes, without (False) and with (True) a loaded song: with a song, the
+daemon routes it (``say``): a question is answered, a change refines the song, anything else is a
+new song."""
 
 TEXT_ARGS: dict[str, Callable[[str], dict[str, Any]]] = {
     "generate": lambda text: {"prompt": text, "play": True},
     "refine": lambda text: {"text": text},
+    "say": lambda text: {"text": text},
 }
 """How plain text becomes the arguments of each command it can map to."""
 
@@ -85,6 +87,24 @@ def _part(key: str, **extra: Any) -> Callable[[str, list[str]], dict[str, Any]]:
     return parse
 
 
+def _text(name: str, words: list[str]) -> dict[str, Any]:
+    if not words:
+        raise InputError(f"usage: /{name} WHAT TO CHANGE, e.g. /{name} bass too busy")
+    return {"text": " ".join(words)}
+
+
+def _alternatives(name: str, words: list[str]) -> dict[str, Any]:
+    if not 1 <= len(words) <= 2 or (len(words) == 2 and not words[1].isdigit()):
+        raise InputError(f"usage: /{name} PART [N]")
+    return {"part": words[0].lower(), **({"n": int(words[1])} if len(words) == 2 else {})}
+
+
+def _choose(name: str, words: list[str]) -> dict[str, Any]:
+    if len(words) != 2:
+        raise InputError(f"usage: /{name} PART LABEL, e.g. /{name} bass B")
+    return {"part": words[0].lower(), "option": words[1].upper()}
+
+
 def _learn(name: str, words: list[str]) -> dict[str, Any]:
     if len(words) != 1:
         raise InputError("usage: /learn ACTION, as in a controller map: jump:1, jump:next, mute:bass, tempo:+2, panic, ...")
@@ -111,12 +131,17 @@ SLASH: dict[str, Slash] = {
     "play": Slash("play", _none, "/play", "start playback of the loaded song"),
     "stop": Slash("stop", _none, "/stop", "stop playback now (every note ended)"),
     "panic": Slash("panic", _none, "/panic", "end every note: all notes off on every channel"),
+    "refine": Slash("refine", _text, "/refine CHANGE", "change the song: bass too busy, 3rd chord darker, tempo 96"),
+    "alt": Slash("alternatives", _alternatives, "/alt PART [N]", "make N (3) alternatives of a part: A, B, C"),
+    "choose": Slash("choose", _choose, "/choose PART LABEL", "play one of a part's alternatives from the next section"),
+    "ab": Slash("ab", _part("part"), "/ab PART", "switch a part to its next alternative at the next section"),
+    "undo": Slash("undo", _none, "/undo", "undo the last change"),
     "learn": Slash("learn", _learn, "/learn ACTION",
                    "map the next pad or knob you touch to ACTION (controller-map syntax)"),
     "help": Slash("help", _none, "/help", "this list", local=True),
 }
 """Every slash command: its name → what it sends and how its words become arguments."""
-ALIASES = {"regenerate": "regen"}
+ALIASES = {"regenerate": "regen", "alternatives": "alt"}
 TIMEOUTS = {"learn": 40.0}
 """Seconds to wait for an answer where the client's default is too short: ``learn`` answers only
 when a control arrives (the daemon gives up after 30 s)."""
@@ -164,7 +189,11 @@ def checked(cmd: str, args: dict[str, Any], what: str) -> Action:
 
 def help_lines() -> list[str]:
     """The slash commands, one line each, for ``/help``."""
-    text = {"generate": "a new song, played at once", "refine": "a refinement of the song playing"}
+    text = {
+        "generate": "a new song, played at once",
+        "refine": "a refinement of the song playing",
+        "say": "a question is answered, a change refines the song, anything else is a new song",
+    }
     plain = [f"{'any other text':<22} {text[PLAIN_TEXT[False]]}"]
     if PLAIN_TEXT[True] != PLAIN_TEXT[False]:
         plain = [f"{'text, no song loaded':<22} {text[PLAIN_TEXT[False]]}", f"{'text, a song loaded':<22} {text[PLAIN_TEXT[True]]}"]

@@ -2,6 +2,7 @@
 
 With a language model configured (and no ``--offline``) the stages are the model's, each falling
 back to its algorithm; ``--no-cache`` asks the model again instead of reusing cached answers.
+``--ask`` pauses after each creative stage for an answer typed at the terminal.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import trio
 
-from generators import pipeline
+from generators import gates, pipeline
 from generators.errors import BadRequestError
 from generators.llm.stages import backend_for
 from generators.settings import settings
@@ -34,7 +35,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--offline", action="store_true", help="use the algorithmic generators even when an LLM is configured")
     parser.add_argument("--no-cache", action="store_true", help="ask the language model again instead of reusing cached answers")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue an interrupted run from its .partial folder")
+    parser.add_argument("--ask", action="store_true", help="after intent, harmony, arrangement and parts, ask: keep, alternative, edit or quit")
     parser.set_defaults(run=run)
+
+
+_ASK = "  keep it? [Y]es / [a]lternative / [e]dit <change, e.g. e key D minor> / [q]uit: "
+
+
+def terminal_gate() -> gates.Ask:
+    """An approval gate answered at the terminal (end of input means yes, as piping in answers does)."""
+    seen: set[str] = set()
+
+    def read() -> str | None:
+        print(_ASK, end="", file=sys.stderr, flush=True)
+        try:
+            return input()
+        except EOFError:
+            print(file=sys.stderr)
+            return None
+
+    async def ask(stage: str, draft: pipeline.Draft, problem: str | None) -> gates.Answer:
+        if problem:
+            print(f"  ✗ {problem}", file=sys.stderr)
+        elif stage in seen:  # after an alternative or an edit: show what it is now
+            summary = next(s for s in pipeline.STAGES if s.name == stage).summary(draft)
+            print(f"  now: {summary}", file=sys.stderr)
+        seen.add(stage)
+        while True:
+            try:
+                return gates.read_answer(await trio.to_thread.run_sync(read))
+            except BadRequestError as e:
+                print(f"  ✗ {e}", file=sys.stderr)
+
+    return ask
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,10 +84,15 @@ def run(args: argparse.Namespace) -> int:
 
     async def compose() -> Path:
         async with backend_for(settings(), offline=args.offline, no_cache=args.no_cache) as backend:
-            return await pipeline.run(draft, out, attempts=attempts, on_progress=print_progress, folder=folder, backend=backend)
+            return await pipeline.run(draft, out, attempts=attempts, on_progress=print_progress, folder=folder, backend=backend,
+                                      ask=terminal_gate() if args.ask else None)
 
     try:
         path = trio.run(compose)
+    except gates.Stop as stop:
+        partial = folder or pipeline.session.partial_path(Path(out), draft.session_id)
+        print(f"backbeat: {stop}; resume with: backbeat generate --resume {partial}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         partial = folder or pipeline.session.partial_path(Path(out), draft.session_id)
         if partial.exists():

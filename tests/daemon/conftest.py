@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,7 @@ async def daemon(tmp_path: Path) -> AsyncIterator[RunningDaemon]:
 class DaemonProcess:
     """``backbeat daemon`` in a subprocess (what a producer runs), on a private socket and folders."""
 
-    proc: "subprocess.Popen[bytes]"
+    proc: subprocess.Popen[bytes]
     socket: Path
     output: Path
 
@@ -123,7 +124,6 @@ class DaemonProcess:
 
 def start_daemon_process(tmp: Path, *extra: str) -> DaemonProcess:
     import os
-    import subprocess
     import sys
     import time
 
@@ -149,8 +149,6 @@ def start_daemon_process(tmp: Path, *extra: str) -> DaemonProcess:
 
 @pytest.fixture(scope="module")
 def daemon_process(tmp_path_factory: pytest.TempPathFactory):
-    import subprocess
-
     d = start_daemon_process(tmp_path_factory.mktemp("daemon"))
     yield d
     d.proc.terminate()

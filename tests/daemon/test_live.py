@@ -2,6 +2,8 @@
 regenerated part land exactly on their boundary ticks, nothing is left sounding, the session folder
 follows, and a daemon restart brings the last session back."""
 
+from pathlib import Path
+
 import pytest
 import trio
 
@@ -142,3 +144,62 @@ async def test_an_engine_that_dies_is_restarted_and_playback_resumes(daemon):
     assert status["engine"]["alive"] and status["transport"]["state"] == "playing"
     panics = [m for _, _, m in daemon.recorded() if isinstance(m, tuple) and m[0] & 0xF0 == 0xB0 and m[1:] == (123, 0)]
     assert len(panics) >= 32, "the first engine and its replacement each panic on all 16 channels at start-up"
+
+
+@pytest.mark.trio
+async def test_a_refinement_lands_on_the_next_section_boundary_exactly(daemon):
+    c = await daemon.client()
+    await started(c)
+    await c.wait_event("log", lambda d: "session written" in d["message"], timeout=10)
+    before = load_song(next(daemon.output.glob("session-*")))
+    result = await c.ok("refine", text="bass busier")
+    assert result["targets"] == ["bass"] and result["at_bar"]
+    landed = await c.wait_event("swap", lambda d: d["kind"] == "part" and "bass" in d["detail"] and d["landed"], timeout=20)
+    assert landed["at_bar"] == result["at_bar"]
+    b = landed["tick"]
+    await trio.sleep(2.2)
+    await c.ok("stop")
+    await trio.sleep(0.3)
+    rows = daemon.recorded()
+    after = load_song(next(daemon.output.glob("session-*")))
+    bar, total = 1920, after.arrangement.total_bars
+    assert (b // bar) % total in after.arrangement.start_bars(), "a refinement lands on a section boundary"
+    bass = lambda rows_: [r for r in rows_ if r[1] == "bass"]  # noqa: E731
+    old = {t.part: t for t in before.tracks}
+    new = {t.part: t for t in after.tracks}
+    assert bass(note_ons(rows, b - bar, b)) == bass(reference(before, old, (b // bar - 1) % total, b - bar, b, set()))
+    assert bass(note_ons(rows, b, b + 2 * bar)) == bass(reference(after, new, (b // bar) % total, b, b + 2 * bar, set()))
+    assert after.history[-1].request == "bass busier" and after.history[-1].snapshot
+    assert not unended(rows)
+
+
+@pytest.mark.trio
+async def test_the_input_line_is_routed_question_change_or_new_song(daemon):
+    c = await daemon.client()
+    status = await started(c)
+    answer = await c.ok("say", text="what key is this in?")
+    assert answer["kind"] == "answer" and status["session"]["key"].split()[0] in answer["answer"]
+    question = await c.ok("say", text="make it darker")
+    assert question["kind"] == "refine" and "?" in question["question"]
+    change = await c.ok("say", text="3rd chord darker")
+    assert change["kind"] == "refine" and "progression" in change["targets"]
+    song = await c.ok("say", text="deep house in A minor")
+    assert song["kind"] == "generate" and song["session_id"] != status["session"]["session_id"]
+
+
+@pytest.mark.trio
+async def test_ab_switches_to_alternatives_made_in_the_background(daemon):
+    c = await daemon.client()
+    await started(c)
+    await c.wait_event("log", lambda d: "session written" in d["message"], timeout=10)
+    for _ in range(200):  # the alternatives appear in the song as they are made
+        status = await c.ok("status")
+        folder = status["session"]["path"]
+        if folder and len(load_song(Path(folder)).alternatives.get("lead", [])) == 3:
+            break
+        await trio.sleep(0.05)
+    first = await c.ok("ab", part="bass")
+    second = await c.ok("ab", part="bass")
+    assert (first["label"], second["label"]) == ("A", "B")
+    song = load_song(Path(folder))
+    assert song.track("bass").params == next(a for a in song.alternatives["bass"] if a.label == "B").track.params

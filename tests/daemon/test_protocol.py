@@ -85,6 +85,10 @@ def test_every_documented_command_validates_its_example():
         "subscribe": {"topics": ["transport", "swap"]},
         "learn": {"action": "jump:2"},
         "refine": {"text": "bass too busy"},
+        "say": {"text": "what key is this in?"},
+        "alternatives": {"part": "bass", "n": 3},
+        "choose": {"part": "bass", "option": "B"},
+        "ab": {"part": "drums"},
     }
     for cmd in ARGS:
         parsed = parse_request(request(1, cmd, examples.get(cmd, {})))

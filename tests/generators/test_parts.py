@@ -10,7 +10,6 @@ from engine.time import PPQ
 from generators import bass as bass_mod
 from generators import melody
 from generators.arrangement import arrangement
-from generators.drums import drums
 from generators.grid import sections
 from generators.harmony import progression
 from generators.intent import decompose

@@ -29,10 +29,9 @@ def test_slash_commands(line, cmd, args):
     assert parse(line, has_session=True) == Action(cmd, args)
 
 
-def test_plain_text_is_a_new_song_played_at_once():
-    for has_session in (False, True):
-        action = parse("  late night garage  ", has_session=has_session)
-        assert action == Action(PLAIN_TEXT[has_session], {"prompt": "late night garage", "play": True})
+def test_plain_text_is_a_new_song_played_at_once_or_routed_by_the_daemon():
+    assert parse("  late night garage  ", has_session=False) == Action("generate", {"prompt": "late night garage", "play": True})
+    assert parse("  late night garage  ", has_session=True) == Action("say", {"text": "late night garage"})
 
 
 def test_help_is_local_and_lists_every_command():
@@ -64,10 +63,20 @@ def test_bad_lines_are_one_line_errors(line, message):
     assert isinstance(caught.value, ValueError)
 
 
-def test_plain_text_follows_the_table(monkeypatch):
-    """Switching text with a song loaded to ``refine`` is one table entry (the daemon lacks it today)."""
-    monkeypatch.setitem(PLAIN_TEXT, True, "refine")
-    assert parse("darker", has_session=False).cmd == "generate"
-    with pytest.raises(InputError, match="no refine command"):
-        parse("darker", has_session=True)
-    assert any("refinement" in line for line in help_lines())
+def test_plain_text_follows_the_table():
+    """Without a song, text is a new song; with one, the daemon routes it (question, change, song)."""
+    assert parse("darker", has_session=False) == parse("darker", has_session=False)
+    assert parse("darker", has_session=False).cmd == PLAIN_TEXT[False] == "generate"
+    said = parse("bass too busy", has_session=True)
+    assert (said.cmd, said.args) == ("say", {"text": "bass too busy"})
+    assert any("a song loaded" in line for line in help_lines())
+
+
+def test_refine_and_alternatives_commands():
+    assert parse("/refine 3rd chord darker", has_session=True).args == {"text": "3rd chord darker"}
+    assert parse("/alt bass 4", has_session=True).args == {"part": "bass", "n": 4}
+    assert parse("/choose bass b", has_session=True).args == {"part": "bass", "option": "B"}
+    assert parse("/ab drums", has_session=True).cmd == "ab"
+    assert parse("/undo", has_session=True).cmd == "undo"
+    with pytest.raises(InputError):
+        parse("/choose bass", has_session=True)
