@@ -45,9 +45,12 @@ def register(which: argparse._SubParsersAction) -> None:
 
 
 @contextmanager
-def running_daemon(folder: Path) -> Iterator[tuple[subprocess.Popen, Path]]:
+def running_daemon(folder: Path, settings: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """``backbeat daemon`` on JACK with its files under ``folder``, ready (its engine up) when yielded;
+    ``settings`` are environment variables on top of this process's (an empty value unsets one)."""
     sock = folder / f"d{time.monotonic_ns()}.sock"
-    env = {**os.environ, "OUTPUT_DIR": str(folder / "out"), "XDG_STATE_HOME": str(folder / "state")}
+    env = {**os.environ, "OUTPUT_DIR": str(folder / "out"), "XDG_STATE_HOME": str(folder / "state"), **(settings or {})}
+    env = {k: v for k, v in env.items() if v != ""}
     proc = subprocess.Popen([sys.executable, "-m", "backbeat", "daemon", "--socket", str(sock), "--midi-api", "jack"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -19,8 +19,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,6 +30,7 @@ from daemon.client import DaemonClient
 from generators import session
 
 from . import jack
+from .daemon import running_daemon
 from .fake_llm import FakeLLMServer
 from .simulated import SimulatedModel
 
@@ -51,34 +50,12 @@ def register(which: argparse._SubParsersAction) -> None:
 @contextmanager
 def llm_daemon(folder: Path, base_url: str, concurrency: int) -> Iterator[Path]:
     """``backbeat daemon`` on JACK with the model at ``base_url``; yields its socket."""
-    sock = folder / f"d{time.monotonic_ns()}.sock"
-    env = {k: v for k, v in os.environ.items() if k not in ("LLM_API_KEY",)}
-    env.update({
-        "OUTPUT_DIR": str(folder / "out"), "XDG_STATE_HOME": str(folder / "state"),
-        "LLM_BASE_URL": base_url, "LLM_MODEL": "simulated", "LLM_CACHE": "false",
+    settings = {
+        "LLM_API_KEY": "", "LLM_BASE_URL": base_url, "LLM_MODEL": "simulated", "LLM_CACHE": "false",
         "MAX_CONCURRENT_REQUESTS": str(concurrency), "REQUESTS_PER_MINUTE": "100000",
-    })
-    proc = subprocess.Popen([sys.executable, "-m", "backbeat", "daemon", "--socket", str(sock), "--midi-api", "jack"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        end = time.monotonic() + 20
-        while True:
-            try:
-                with DaemonClient(sock, timeout=2) as c:
-                    if c.request("status")["engine"]["alive"]:
-                        break
-            except Exception:
-                pass
-            if proc.poll() is not None or time.monotonic() > end:
-                raise RuntimeError("the daemon did not start")
-            time.sleep(0.1)
+    }
+    with running_daemon(folder, settings) as (_, sock):
         yield sock
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _first_note(receiver: jack.Receiver, seen: int, t0: float, timeout: float = 5.0) -> float | None:

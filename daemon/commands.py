@@ -76,7 +76,7 @@ class Commands:
         sections = song.arrangement.sections
         if isinstance(ref, int):
             if ref >= len(sections):
-                raise ProtocolError("not_found", f"section {ref} does not exist: the song has {len(sections)} (0-{len(sections) - 1})")
+                raise ProtocolError("not_found", f"there is no section {ref + 1}: the song has {len(sections)} (index {ref} is out of 0-{len(sections) - 1})")
             return ref
         wanted = ref.strip().lower()
         for i, s in enumerate(sections):

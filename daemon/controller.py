@@ -29,7 +29,7 @@ import rtmidi
 import trio
 
 from engine.errors import NoMidiApiError, PortError, VirtualPortUnsupportedError
-from engine.ports import APIS, DISPLAY, choose_api, match_port, quiet_stderr
+from engine.ports import APIS, DISPLAY, NamedPort, choose_api, quiet_stderr
 from generators.errors import GeneratorError
 from generators.model import SongState
 
@@ -77,19 +77,20 @@ would deadlock the close."""
 # --- the port -------------------------------------------------------------------------------------
 
 
-class ControlInput:
-    """The controller's input: our own virtual port, or an existing port found by name substring.
+class ControlInput(NamedPort):
+    """The controller's input: our own virtual port, or an existing port found by name substring
+    (found, lost and found again as the engine's named ports are).
 
     ``open``, ``poll`` and ``close`` block (rtmidi calls): the controller runs them in worker threads.
     """
 
+    kind = "input"
+
     def __init__(self, api: str, client: str, pattern: str, on_message: Callable[[list[int]], None]) -> None:
-        self.api, self.client, self.pattern = api, client, pattern
+        super().__init__(api, client, pattern, VIRTUAL_PORT)
         self.name = f"{client}:{VIRTUAL_PORT}" if not pattern else pattern
-        self.up = False
         self.reader = READERS.get(api, "callback")
         self._on_message = on_message
-        self._midi: rtmidi.MidiIn | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -134,34 +135,9 @@ class ControlInput:
                 self._on_message(got[0])
                 active_until = time.monotonic() + ACTIVE_S
 
-    def _connect(self) -> bool:
-        assert self._midi is not None
-        names = self._midi.get_ports()
-        index = match_port(names, self.pattern, exclude_client=self.client)
-        if index is None:
-            return False
-        try:
-            self._midi.open_port(index, VIRTUAL_PORT)
-        except rtmidi.RtMidiError:
-            return False
-        self.name, self.up = names[index], True
-        return True
-
     def poll(self) -> Literal["down", "up"] | None:
-        """Whether a named port vanished or came back since the last poll."""
-        if self._midi is None or self.virtual:
-            return None
-        try:
-            names = self._midi.get_ports()
-        except rtmidi.RtMidiError:
-            names = []
-        if self.up and self.name not in names:
-            self._midi.close_port()
-            self.up = False
-            return "down"
-        if not self.up and self._connect():
-            return "up"
-        return None
+        """Whether a named port vanished or came back since the last poll (our own port cannot)."""
+        return None if self.virtual else super().poll()  # type: ignore[return-value]
 
     def close(self) -> None:
         if self._thread is not None:
@@ -381,7 +357,10 @@ class Controller:
         if step is not None:
             section, quantize = self._step(1 if step == "next" else -1), "section"
         else:
-            section, quantize = int(action.group("section") or 0), action.group("quantize") or "section"
+            number, quantize = int(action.group("section") or 1), action.group("quantize") or "section"
+            if number < 1:
+                raise ProtocolError("bad_args", "sections are numbered from 1")
+            section = number - 1
         r = await self._request("jump", section=section, quantize=quantize)
         if self.player.state != "playing":
             return f"start at {r['section']} (stopped: play starts there)"

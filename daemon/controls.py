@@ -57,7 +57,7 @@ ACTIONS: dict[str, ActionSpec] = {
     for spec in (
         ActionSpec("jump", r"(?P<section>\d{1,3})(?::(?P<quantize>bar|section))?|(?P<step>next|previous)",
                    "jump:N | jump:N:bar | jump:next | jump:previous",
-                   "jump to section N (zero-based) at the next section boundary, or at the next bar with :bar; "
+                   "jump to section N (1 = the first) at the next section boundary, or at the next bar with :bar; "
                    "next/previous step from the current (or already pending) section, wrapping around"),
         ActionSpec("mute", _PART, "mute:PART", "toggle the part's mute from the next bar"),
         ActionSpec("regenerate", _PART, "regenerate:PART", "write a new version of the part; it lands at the next section"),

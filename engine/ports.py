@@ -147,8 +147,9 @@ def _not_found(kind: str, pattern: str, names: list[str], api: str) -> PortNotFo
     return PortNotFoundError(f"no {api} {kind} port matches {pattern!r}; ports that exist: {listing}")
 
 
-class _RtPort:
-    """Shared open/poll/reconnect logic of an rtmidi output or input found by name."""
+class NamedPort:
+    """Shared open/poll/reconnect logic of an rtmidi output or input found by name (the daemon's
+    controller input builds on it too)."""
 
     kind = "output"
 
@@ -214,7 +215,7 @@ class _RtPort:
         self.up = False
 
 
-class RtOutput(_RtPort):
+class RtOutput(NamedPort):
     """An output: a virtual port we own (``virtual`` set), or an existing port found by ``pattern``."""
 
     def __init__(self, api: str, client: str, *, pattern: str = "", virtual: str = "", role: str = "notes") -> None:
@@ -253,7 +254,7 @@ class RtOutput(_RtPort):
         """Nothing is buffered on a MIDI port."""
 
 
-class RtInput(_RtPort):
+class RtInput(NamedPort):
     """An existing port we listen to, found by ``pattern``; messages go to ``callback`` on rtmidi's thread."""
 
     kind = "input"

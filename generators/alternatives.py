@@ -14,19 +14,13 @@ from __future__ import annotations
 import string
 
 from .errors import BadRequestError
-from .grid import ticks_per_bar
+from .grid import STYLE_FIELDS, style_key, ticks_per_bar
 from .model import Alternative, Part, PartParams, SongState, Track
 from .pipeline import PART_GENERATORS
 from .tables import tables
 from .theory import pitch_class, scale_of
 
 APPROACHES = ("best-match", "more-creative", "different-structure")
-_STYLE_TABLE = {"drums": "drums", "bass": "bass", "chords": "comping", "lead": "lead"}
-
-
-def _style_of(song: SongState, part: str, params: PartParams) -> str:
-    genre = tables().intent.genres[song.intent.genre.primary]
-    return params.style or getattr(genre, _STYLE_TABLE[part])
 
 
 def _styles(part: str) -> list[str]:
@@ -38,7 +32,7 @@ def other_style(song: SongState, part: str, current: str, used: set[str]) -> str
     """A style of ``part`` that genres of the song's family use, not ``current`` nor one in ``used``;
     any other style when the family has none left."""
     family = tables().intent.genres[song.intent.genre.primary].family
-    kin = [getattr(g, _STYLE_TABLE[part]) for g in tables().intent.genres.values() if g.family == family]
+    kin = [getattr(g, STYLE_FIELDS[part]) for g in tables().intent.genres.values() if g.family == family]
     for style in [*dict.fromkeys(kin), *_styles(part)]:
         if style != current and style not in used:
             return style
@@ -95,8 +89,8 @@ def make(song: SongState, part: Part, n: int = 3, *, boldness: float = 0.0) -> l
         raise BadRequestError("ask for 1 to 12 alternatives")
     track = song.track(part)
     kept = song.alternatives.get(part, [])
-    current = _style_of(song, part, track.params)
-    used = {current} | {_style_of(song, part, a.track.params) for a in kept}
+    current = style_key(song.intent, part, track.params)
+    used = {current} | {style_key(song.intent, part, a.track.params) for a in kept}
     dial = song.intent.creativity_dials.rhythmic if track.params.creativity is None else track.params.creativity
     made = []
     for k in range(n):
@@ -117,7 +111,7 @@ def make(song: SongState, part: Part, n: int = 3, *, boldness: float = 0.0) -> l
             fresh = PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=song.seed, params=params)
             variant = track.model_copy(update={"clips": fresh.clips, "params": params})
         label = _label(index)
-        style = _style_of(song, part, params)
+        style = style_key(song.intent, part, params)
         made.append(Alternative(
             label=label, approach=approach, score=score(song, variant), track=variant,
             description=_describe(approach, label, part, style, current, busier, seed - track.params.seed),

@@ -11,7 +11,7 @@ import random
 
 from engine.time import PPQ
 
-from .grid import SectionGrid, Span, clip, level, sections, step_ticks, track, velocity
+from .grid import SectionGrid, Span, clip, level, sections, step_ticks, style_key, track, velocity
 from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import PatternStyle, tables
@@ -113,16 +113,15 @@ def bass(
     params: PartParams = PartParams(),
 ) -> Track:
     """The bass track; ``params`` override the genre's style, density (0..1) and creativity."""
-    genre = tables().intent.genres[intent.genre.primary]
-    style_key = params.style or genre.bass
-    pattern_style = tables().parts.bass[style_key]
+    style = style_key(intent, "bass", params)
+    pattern_style = tables().parts.bass[style]
     scale = scale_of(intent.key.root, intent.key.mode)
     dna_density = intent.genre.dna_vector.bass_density if params.density is None else params.density
     creativity = (intent.creativity_dials.rhythmic if params.creativity is None else params.creativity) * 0.5
     seed += params.seed
     clips = []
     for grid in sections(arrangement, progression, "bass"):
-        rng = stream(seed, "bass", style_key, grid.index)
+        rng = stream(seed, "bass", style, grid.index)
         pattern = pattern_style.variants[level(grid.section.energy, dna_density)]
         positions = _positions(grid, pattern_style, pattern, intent.tempo.half_time, rng, creativity)
         clips.append(clip(grid, _line(grid, positions, pattern_style, scale, rng)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from .grid import SectionGrid, Span, clip, level, sections, step_ticks, track, velocity
+from .grid import SectionGrid, Span, clip, level, sections, step_ticks, style_key, track, velocity
 from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import PatternStyle, tables
@@ -68,14 +68,13 @@ def chords(
     params: PartParams = PartParams(),
 ) -> Track:
     """The chord track; ``params`` override the genre's comping style and density."""
-    genre = tables().intent.genres[intent.genre.primary]
-    style_key = params.style or genre.comping
-    pattern_style = tables().parts.comping[style_key]
+    style = style_key(intent, "chords", params)
+    pattern_style = tables().parts.comping[style]
     density = intent.genre.dna_vector.drum_density if params.density is None else params.density
     seed += params.seed
     clips = []
     for grid in sections(arrangement, progression, "chords"):
-        rng = stream(seed, "chords", style_key, grid.index)
+        rng = stream(seed, "chords", style, grid.index)
         pattern = pattern_style.variants[level(grid.section.energy, density)]
         clips.append(clip(grid, _comp(grid, pattern_style, pattern, intent.tempo.half_time, rng)))
     return track("chords", clips, params)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from .grid import SectionGrid, clip, level, sections, step_ticks, swing_amount, swing_offset, track, velocity
+from .grid import SectionGrid, clip, level, sections, step_ticks, style_key, swing_amount, swing_offset, track, velocity
 from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import DrumStyle, tables
@@ -67,9 +67,8 @@ def drums(
     """The drum track; ``params`` override the genre's groove, density and the rhythmic dial."""
     t = tables()
     gm = t.parts.drums.gm
-    genre = t.intent.genres[intent.genre.primary]
-    style_key = params.style or genre.drums
-    groove = t.parts.drums.styles[style_key]
+    style = style_key(intent, "drums", params)
+    groove = t.parts.drums.styles[style]
     dial = intent.creativity_dials.rhythmic if params.creativity is None else params.creativity
     density = intent.genre.dna_vector.drum_density if params.density is None else params.density
     syncopation = intent.genre.dna_vector.syncopation
@@ -77,7 +76,7 @@ def drums(
     seed += params.seed
     clips = []
     for grid in sections(arrangement, progression, "drums"):
-        rng = stream(seed, "drums", style_key, grid.index)
+        rng = stream(seed, "drums", style, grid.index)
         lanes = _lanes(groove, grid, intent, density)
         step = step_ticks(groove.steps, grid.ticks_per_bar, False)
         energy = grid.section.energy

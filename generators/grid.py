@@ -140,6 +140,15 @@ def track(part: Part, clips: list[Clip], params: PartParams) -> Track:
     return Track(name=spec.name, part=part, group=spec.group, channel=spec.channel, clips=clips, params=params)
 
 
+STYLE_FIELDS: dict[Part, str] = {"drums": "drums", "bass": "bass", "chords": "comping", "lead": "lead"}
+"""Which field of a genre (config/genres.toml) names each part's default style."""
+
+
+def style_key(intent: PipelineIntent, part: Part, params: PartParams) -> str:
+    """The style a part plays: the one its parameters name, else its genre's."""
+    return params.style or getattr(tables().intent.genres[intent.genre.primary], STYLE_FIELDS[part])
+
+
 def swing_amount(intent: PipelineIntent, style_swing: float) -> float:
     """The groove's swing: the style's own, pulled toward the genre blend's."""
     return round(0.5 * (style_swing + intent.genre.dna_vector.swing), 3)

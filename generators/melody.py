@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .grid import SectionGrid, clip, sections, step_ticks, track, velocity
+from .grid import SectionGrid, clip, sections, step_ticks, style_key, track, velocity
 from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import LeadStyle, tables
@@ -104,18 +104,17 @@ def lead(
     params: PartParams = PartParams(),
 ) -> Track:
     """The lead track; ``params`` override the genre's style and the lead's density."""
-    genre = tables().intent.genres[intent.genre.primary]
-    style_key = params.style or genre.lead
-    lead_style = tables().parts.lead[style_key]
+    style = style_key(intent, "lead", params)
+    lead_style = tables().parts.lead[style]
     scale = scale_of(intent.key.root, intent.key.mode)
     dna = intent.genre.dna_vector
     seed += params.seed
-    m = motif(lead_style, stream(seed, "lead", style_key, "motif"), lead_style.density if params.density is None else params.density)
+    m = motif(lead_style, stream(seed, "lead", style, "motif"), lead_style.density if params.density is None else params.density)
     low, high = tables().parts.parts["lead"].pitch_range
     home = scale.snap((low + high) // 2 - 4)
     clips = []
     for grid in sections(arrangement, progression, "lead"):
-        rng = stream(seed, "lead", style_key, grid.index)
+        rng = stream(seed, "lead", style, grid.index)
         step = step_ticks(STEPS, grid.ticks_per_bar, intent.tempo.half_time)
         length = m.bars * STEPS * step
         rest_every = 2 if dna.repetition < 0.5 else 0  # through-composed genres breathe between statements

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..cli import UsageError
 from .play import add_midi_arguments, engine_config
 
 
@@ -92,7 +93,11 @@ def _simple(cmd: str):
 
 
 def _jump(args: argparse.Namespace) -> int:
-    section: str | int = int(args.section) if args.section.isdigit() else args.section
+    section: str | int = args.section
+    if args.section.isdigit():  # numbered from 1, as the TUI and notes/arrangement-map.md number them
+        if int(args.section) < 1:
+            raise UsageError("sections are numbered from 1")
+        section = int(args.section) - 1
     r = _call(args, "jump", section=section, quantize="bar" if args.bar else "section")
     print(f"jump to {r['section']} at bar {r['at_bar']}")
     return 0
@@ -141,7 +146,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     j = sub.add_parser("jump", help="jump to a section at the next boundary")
     add_socket_argument(j)
-    j.add_argument("section", help="section name (chorus 2), kind (chorus) or index")
+    j.add_argument("section", help="section name (chorus 2), kind (chorus) or number (1 = the first)")
     j.add_argument("--bar", action="store_true", help="at the next bar instead of the next section boundary")
     j.set_defaults(run=_jump)
 

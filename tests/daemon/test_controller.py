@@ -61,7 +61,7 @@ def test_the_shipped_map_validates_and_covers_a_pad_grid():
     assert path == shipped_dir() / "generic-pads.toml"
     notes = {b.note: b.action for b in cmap.bindings if b.note is not None}
     assert sorted(notes) == list(range(36, 68)), "bank A 36-51 and bank B 52-67, every pad bound"
-    assert [notes[n] for n in (36, 37, 38, 39)] == ["jump:0", "jump:1", "jump:2", "jump:3"], "first row: sections 0-3"
+    assert [notes[n] for n in (36, 37, 38, 39)] == ["jump:1", "jump:2", "jump:3", "jump:4"], "first row: sections 1-4"
     assert {b.action for b in cmap.bindings if b.cc in (70, 71)} == {"tempo:+1", "tempo:-1", "tempo:+0.1", "tempo:-0.1"}
     verbs = {parse_action(b.action).verb for b in cmap.bindings}
     assert verbs == set(ACTIONS), "the default map shows every kind of action"
@@ -360,7 +360,7 @@ async def test_pads_jump_mute_and_switch_versions(controlled):
         assert len(names) < 8
         pads.note(43)  # row 2, pad 8: section 7, which this song does not have: a warning, nothing else
         missing = await c.wait_event("log", _logged("pad 43 → "))
-        assert missing["level"] == "warning" and missing["message"].startswith("pad 43 → jump:7: section 7 does not exist")
+        assert missing["level"] == "warning" and missing["message"].startswith("pad 43 → jump:8: there is no section 8")
         await c.aclose()
     finally:
         pads.close()
@@ -414,7 +414,7 @@ async def test_learn_binds_the_next_control_and_saves_the_users_map(controlled, 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(learn)
             await c.wait_event("log", _logged("learn: touch the pad"))
-            pads.note(36)  # pad 1 jumps to section 0 in the shipped map; learn takes it instead
+            pads.note(36)  # pad 1 jumps to section 1 in the shipped map; learn takes it instead
         assert results == [{"type": "response", "id": 1, "ok": True, "result": {"control": "note 36 ch 10", "action": "jump:2"}}]
         await c.wait_event("log", _logged("learned: note 36 ch 10 → jump:2 (saved to "))
 
@@ -427,11 +427,10 @@ async def test_learn_binds_the_next_control_and_saves_the_users_map(controlled, 
         assert not list(saved.parent.glob(".*.tmp")), "written atomically: no temp file left"
 
         pads.note(36)  # now pad 1 does what it learned
-        await c.wait_event("log", _logged(f"pad 36 → jump to {names[2]} at bar "))
+        await c.wait_event("log", _logged(f"pad 36 → jump to {names[1]} at bar "))  # jump:2, the second section
 
         monkeypatch.setattr(ctl, "LEARN_TIMEOUT_S", 0.3)
         timeout = await learner.call("learn", action="panic")
-        print(timeout)
         assert timeout["error"]["code"] == "failed" and "within 0.3 s" in timeout["error"]["message"]
         await c.aclose()
         await learner.aclose()
