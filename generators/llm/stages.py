@@ -297,30 +297,31 @@ class LLMStages:
         return await self._adopted(d, "effects", -1) or await self._effects(d)
 
     async def _presets(self, d: Draft) -> Draft:
-        started = time.perf_counter()
-        picked, source, attempts = await self._ask(
-            "presets", preset_answer(), prompts.SYSTEM["presets"], prompts.presets_prompt(d), d.seed,
-            lambda a: repair.presets(a, d.intent, d.tracks),
-        )
-        if picked is None:
-            return await self._fallback("presets", d, started, attempts)
-        tracks, kept = picked
-        if kept:
-            self.warn(f"presets: kept the algorithmic instrument for {', '.join(kept)} (the model's choice did not fit)")
-        return self._finish("presets", d, started, "fallback" if len(kept) == len(tracks) else source, attempts, tracks=tracks)
+        return await self._sound("presets", d)
 
     async def _effects(self, d: Draft) -> Draft:
+        return await self._sound("effects", d)
+
+    async def _sound(self, stage: str, d: Draft) -> Draft:
+        """Stage 5 or 6 by the model: instruments or effect chains picked from the catalog."""
+        schema, prompt, fix, what = _SOUND[stage]
         started = time.perf_counter()
-        built, source, attempts = await self._ask(
-            "effects", effect_answer(), prompts.SYSTEM["effects"], prompts.effects_prompt(d), d.seed,
-            lambda a: repair.effects(a, d.intent, d.tracks),
+        picked, source, attempts = await self._ask(
+            stage, schema(), prompts.SYSTEM[stage], prompt(d), d.seed, lambda a: fix(a, d.intent, d.tracks),
         )
-        if built is None:
-            return await self._fallback("effects", d, started, attempts)
-        tracks, kept = built
+        if picked is None:
+            return await self._fallback(stage, d, started, attempts)
+        tracks, kept = picked
         if kept:
-            self.warn(f"effects: kept the algorithmic chain for {', '.join(kept)} (the model gave none)")
-        return self._finish("effects", d, started, "fallback" if len(kept) == len(tracks) else source, attempts, tracks=tracks)
+            self.warn(f"{stage}: kept the algorithmic {what} for {', '.join(kept)} (the model's answer did not fit)")
+        return self._finish(stage, d, started, "fallback" if len(kept) == len(tracks) else source, attempts, tracks=tracks)
+
+
+_SOUND = {
+    "presets": (preset_answer, prompts.presets_prompt, repair.presets, "instrument"),
+    "effects": (effect_answer, prompts.effects_prompt, repair.effects, "chain"),
+}
+"""Stages 5 and 6: what the model is asked for, the prompt, the repair, and what a fallback keeps."""
 
 
 @dataclass
