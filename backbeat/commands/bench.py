@@ -23,9 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bars", type=int, default=64)
     p.set_defaults(run=_pipeline)
 
-    from benchmarks import daemon, llm, refine, timing  # each defines its own options
+    from benchmarks import daemon, llm, refine, swaps, timing  # each defines its own options
 
     timing.register(which)
     daemon.register(which)
     refine.register(which)
+    swaps.register(which)
     llm.register(which)

@@ -1,8 +1,6 @@
-"""Randomized swap/jump trials: the daemon's Timeline feeding the engine's scheduler a commit horizon
-ahead, on a fake clock, every send recorded — and an independent reference rendering of what must
-sound before and after the boundary.
-
-Shared by the tests (exact, fast) and ``benchmarks/swaps.py`` (which reports the same trials).
+"""Randomized swap/jump trials on a fake clock: the daemon's Timeline feeding the engine's scheduler
+a commit horizon ahead, every send recorded, checked against the reference rendering that
+``benchmarks/swaps.py`` (the same trials in real time, through a real engine) uses too.
 """
 
 from __future__ import annotations
@@ -10,20 +8,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from benchmarks.swaps import KINDS, PROMPTS, reference, stuck  # one list of songs and changes for both
 from daemon.timeline import Timeline
 from engine.events import NOTE_ON
 from engine.scheduler import Scheduler
 from engine.time import PPQ, TempoMap
-from generators.model import SongState, Track
 from generators.pipeline import PART_GENERATORS, compose_sync
 from tests.engine.fakes import Rig
 
-PROMPTS = (
-    "pop song, uplifting", "Trap beat, dark, 140 BPM", "deep house in A minor", "boom bap with jazzy chords",
-    "Frank Ocean meets Burial, late-night vibes", "drum and bass", "synthwave night drive", "funk groove, busy",
-    "lofi study beats", "reggaeton party", "ambient dreamy", "gospel, uplifting",
-)
-KINDS = ("jump-section", "jump-bar", "mute", "regenerate")
 STEP = 0.02
 """Seconds between feed-loop turns, as in the daemon."""
 HORIZON = 0.2
@@ -42,35 +34,6 @@ class Trial:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def _clip_notes(track: Track, section: int, bar_in_section: int, bar_ticks: int) -> list[tuple[int, int, int]]:
-    """(tick within the bar, pitch, velocity) of the note-ons ``track`` plays in that bar."""
-    for clip in track.clips:
-        if clip.section == section:
-            lo = bar_in_section * bar_ticks
-            return [(n.tick - lo, n.pitch, n.velocity) for n in clip.notes if lo <= n.tick < lo + bar_ticks]
-    return []
-
-
-def reference(song: SongState, tracks: dict[str, Track], first_song_bar: int, start: int, end: int, muted: set[str]) -> list[tuple[int, str, int, int]]:
-    """Note-ons that must sound from performance tick ``start`` (a bar line playing ``first_song_bar``)
-    to ``end``, played straight on from there (looping at the song's end)."""
-    a = song.arrangement
-    bar_ticks = PPQ * 4 * a.meter.numerator // a.meter.denominator
-    starts = a.start_bars()
-    out = []
-    for k in range(-(-(end - start) // bar_ticks)):
-        song_bar = (first_song_bar + k) % a.total_bars
-        section = max(i for i, s in enumerate(starts) if s <= song_bar)
-        for part, track in tracks.items():
-            if part in muted:
-                continue
-            for tick, pitch, velocity in _clip_notes(track, section, song_bar - starts[section], bar_ticks):
-                t = start + k * bar_ticks + tick
-                if t < end:
-                    out.append((t, part, pitch, velocity))
-    return sorted(out)
 
 
 def _recorded(rig: Rig, lo: int, hi: int) -> list[tuple[int, str, int, int]]:
@@ -148,28 +111,8 @@ def run_trial(seed: int) -> Trial:
 
 
 def _stuck(rig: Rig, boundary: int, cut_parts: set[str]) -> list[str]:
-    """Every note-on ended, nothing ended twice, and notes of cut parts sounding at the boundary
-    ended exactly there."""
-    problems = []
-    sounding: dict[tuple[int, int], tuple[int, str]] = {}
-    for s in rig.sent:
-        status, channel = s.send.message[0] & 0xF0, s.send.message[0] & 0x0F
-        if status not in (0x80, 0x90):
-            continue
-        key = (channel, s.send.message[1])
-        if status == 0x90 and s.send.message[2] > 0:
-            if key in sounding:
-                problems.append(f"note {key} started again while sounding")
-            sounding[key] = (s.send.tick, s.send.track)
-        else:
-            started = sounding.pop(key, None)
-            if started is None:
-                continue  # panic/stop offs for keys not sounding are harmless
-            tick, track = started
-            if track in cut_parts and tick < boundary < s.send.tick:
-                problems.append(f"{track} note {key} from {tick} ended at {s.send.tick}, after the boundary {boundary}")
-    if sounding:
-        problems.append(f"{len(sounding)} notes never ended")
+    """``benchmarks.swaps.stuck`` on what the recording sink saw, and the ledger empty after stop."""
+    problems = stuck([(x.send.tick, x.send.track, x.send.message) for x in rig.sent], boundary, cut_parts)
     if len(rig.scheduler.ledger):
         problems.append("the ledger still holds sounding notes after stop")
     return problems

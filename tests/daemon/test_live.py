@@ -11,7 +11,7 @@ from daemon.main import DaemonOptions, run
 from daemon.state import Memory
 from engine.commands import EngineConfig
 from generators.session import load_song
-from tests.daemon.swaps import reference
+from benchmarks.swaps import reference
 
 FAST = "Trap beat, dark, 240 BPM"  # a bar every second: changes land quickly
 
