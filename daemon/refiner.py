@@ -17,6 +17,7 @@ import trio
 from generators import alternatives, revisions
 from generators.edits import now_iso
 from generators.errors import BadRequestError, GeneratorError
+from generators.llm.refining import understand
 from generators.model import PARTS, HistoryEntry, Part, SongState
 from generators.requests import Question
 
@@ -77,7 +78,8 @@ class Refiner:
         async with self._lock:
             before = self._song()
             try:
-                proposal = await trio.to_thread.run_sync(revisions.revise, before, text)
+                changes = await understand(text, before, self.supervisor.settings)
+                proposal = await trio.to_thread.run_sync(revisions.revise, before, text, changes)
             except BadRequestError as e:
                 raise ProtocolError("bad_args", str(e)) from None
             except GeneratorError as e:

@@ -46,6 +46,8 @@ class Question:
     """Nothing changed: the request needs an answer first."""
 
     text: str
+    understood: bool = True
+    """False when no change was recognised at all (a model, if configured, may read it instead)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +188,8 @@ def parse(request: str, song: SongState) -> list[Change] | Question:
     if not changes:
         return Question(
             "I did not catch a change. Try e.g. \"bass simpler\", \"3rd chord darker\", \"key D minor\", \"tempo 96\", "
-            "\"mute the lead\", \"longer intro\", \"warmer\" or \"try something different on the drums\"."
+            "\"mute the lead\", \"longer intro\", \"warmer\" or \"try something different on the drums\".",
+            understood=False,
         )
     _check_chords(changes, song)
     unique: list[Change] = []

@@ -7,6 +7,7 @@ the files whose bytes differ, and its history entry lists exactly those files.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .edits import now_iso
 from .errors import BadRequestError
 from .files import atomic_write
 from .model import HistoryEntry, Part, SongState
-from .requests import Question, parse
+from .requests import Change, Question, parse
 
 HISTORY = "history"
 
@@ -74,9 +75,10 @@ class Proposal:
     structure: bool = False
 
 
-def revise(song: SongState, text: str) -> Proposal | Question:
-    """What the request ``text`` makes of ``song`` (no files touched), or a question back."""
-    changes = parse(text, song)
+def revise(song: SongState, text: str, changes: list[Change] | Question | None = None) -> Proposal | Question:
+    """What the request ``text`` makes of ``song`` (no files touched), or a question back;
+    ``changes`` when they were read already (by a model: ``generators.llm.refining``)."""
+    changes = parse(text, song) if changes is None else changes
     if isinstance(changes, Question):
         return changes
     kinds = {c.kind for c in changes}
@@ -93,10 +95,11 @@ def revise(song: SongState, text: str) -> Proposal | Question:
     return Proposal(outcome.song, "refine", targets, outcome.notes, outcome.regenerated, outcome.structure)
 
 
-def refine_folder(folder: Path, text: str) -> Revision | Question:
-    """Apply ``text`` to the session in ``folder``: a Revision, or a Question (nothing changed)."""
+def refine_folder(folder: Path, text: str, read: Callable[[str, SongState], list[Change] | Question] | None = None) -> Revision | Question:
+    """Apply ``text`` to the session in ``folder``: a Revision, or a Question (nothing changed).
+    ``read`` turns the request into changes (default: the rule-based parser)."""
     song = session.load_song(folder)
-    proposal = revise(song, text)
+    proposal = revise(song, text, read(text, song) if read is not None else None)
     if isinstance(proposal, Question):
         return proposal
     new, files = commit(folder, song, proposal.song, proposal.action, text, proposal.targets)

@@ -41,13 +41,30 @@ def _refine(args: argparse.Namespace) -> int:
     if args.revert is not None:
         _print_revision(revisions.revert(args.session, args.revert))
         return 0
-    result = revisions.refine_folder(args.session, " ".join(args.text))
+    result = revisions.refine_folder(args.session, " ".join(args.text), read=_reader(args.offline))
     if isinstance(result, Question):
         print(f"? {result.text}")
         print("(nothing changed)")
         return 0
     _print_revision(result)
     return 0
+
+
+def _reader(offline: bool):
+    """How a request is read: by the rules, and by the model for what they miss (when configured)."""
+    from generators.settings import settings
+
+    if offline or not settings().llm_configured:
+        return None
+
+    def read(text: str, song):
+        import trio
+
+        from generators.llm.refining import understand
+
+        return trio.run(lambda: understand(text, song, settings()))
+
+    return read
 
 
 def _alternatives(args: argparse.Namespace) -> int:
@@ -74,6 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--undo", action="store_true", help="undo the last change")
     r.add_argument("--revert", type=int, metavar="N", help="go back to the song as it was after history entry N (0: as generated)")
     r.add_argument("--history", action="store_true", help="list the changes made so far")
+    r.add_argument("--offline", action="store_true", help="read the request by the rules only, even when a model is configured")
     r.set_defaults(run=_refine)
 
     a = sub.add_parser("alternatives", help="make variants of a part to compare (A best match, B bolder, C another approach)")

@@ -16,7 +16,7 @@ from engine.time import PPQ
 
 from generators import context
 from generators.grid import SectionGrid
-from generators.model import Model, Part, PipelineIntent
+from generators.model import Model, Part, PipelineIntent, SongState
 from generators.tables import tables
 from generators.theory import note_name, scale_of
 
@@ -72,6 +72,12 @@ SYSTEM = {
         "Build an insert-effect chain for every part, only from the catalog listed, with a purpose and "
         "starting values for the main parameters. A time that follows the tempo (delay time, "
         "pre-delay) gets synced_to, a note value such as 1/8 dotted.",
+    ),
+    "refine": _system(
+        "the producer's assistant",
+        "Turn the producer's request into changes to the song now playing, using only the kinds of "
+        "change listed in the schema and the parts, sections and chords of this song. If the request "
+        "could mean several different changes, ask one short question instead.",
     ),
     "route": _system(
         "the request router",
@@ -181,4 +187,20 @@ def route_prompt(text: str, questions: dict[str, str], has_song: bool) -> str:
         message=json.dumps(text, ensure_ascii=False),
         song_playing="yes" if has_song else "no",
         questions_answerable=kinds,
+    )
+
+
+def refine_prompt(text: str, song: SongState) -> str:
+    """The request and what it may refer to: parts, sections, chords, key, tempo, genres."""
+    sections = ", ".join(f"{s.name} ({s.bars} bars)" for s in song.arrangement.sections)
+    chords = ", ".join(f"{i}: {c.symbol}" for i, c in enumerate(song.progression.chords, start=1))
+    return render(
+        request=json.dumps(text, ensure_ascii=False),
+        parts="drums, bass, chords, lead",
+        sections=sections,
+        chords=chords,
+        key=song.progression.key.label(),
+        tempo=f"{song.bpm:g} BPM",
+        genre=song.intent.genre.primary,
+        genres_known=", ".join(tables().intent.genres),
     )

@@ -203,3 +203,38 @@ def route_answer(questions: tuple[str, ...]) -> type[Answer]:
         bar=(int | None, None),
         part=(str | None, None),
     )
+
+
+# --- refinement (a change the patterns did not recognise) ----------------------------------------
+
+
+class ChangeAnswer(Answer):
+    """One change to the song now playing."""
+
+    kind: Literal["density", "color", "mix", "mute", "length", "tempo", "tempo_rel", "swing", "halftime", "energy", "genre", "key", "alternative"]
+    """density: a part's notes per bar; color: darker/brighter (a chord, the key, or the mix); mix: the
+    sound (warm, bright, wet, dry); mute: take a part out or bring it back; length: a section longer or
+    shorter; tempo: a new BPM; tempo_rel: faster/slower; swing: more or less; halftime: on/off;
+    energy: more or less (a section or the song); genre: toward a genre; key: a new key;
+    alternative: something different for a part."""
+    direction: float = 1.0
+    """+1 for more, busier, brighter, longer, faster, on; -1 for less, simpler, darker, shorter, off."""
+    part: Literal["drums", "bass", "chords", "lead"] | None = None
+    chord: int | None = None
+    """1-based chord number in the progression; -1 the last."""
+    section: str | None = None
+    """A section's name as listed."""
+    target: Literal["chord", "key", "mix"] | None = None
+    mix: Literal["warm", "bright", "wet", "dry"] | None = None
+    bpm: float | None = None
+    key: str | None = None
+    """e.g. "D minor", "F# dorian"."""
+    genre: str | None = None
+
+
+class RefineAnswer(Answer):
+    """The changes a producer's request asks for, or a question when it is unclear."""
+
+    changes: list[ChangeAnswer] = []
+    question: str | None = None
+    """Ask this instead of changing anything when the request is ambiguous."""

@@ -1,0 +1,112 @@
+"""Refinement requests through the model: what the rule-based parser does not recognise ("give the
+hats more bounce") becomes the same ``Change`` values, checked against the song — an answer that
+names a part, section or chord the song does not have is not applied but asked back about.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from generators.intent import explicit_key
+from generators.model import PARTS, SongState
+from generators.requests import Change, Question, parse
+from generators.settings import Settings
+from generators.tables import tables
+
+from .client import LLMClient
+from .errors import LLMError
+from .prompts import SYSTEM, refine_prompt
+from .schemas import ChangeAnswer, RefineAnswer
+
+log = logging.getLogger(__name__)
+
+
+def _amount(kind: str, direction: float) -> float:
+    """The size of a change, as config/refine.toml gives it for the phrase a producer would use."""
+    sign = 1 if direction >= 0 else -1
+    for change in tables().refine.changes.values():
+        if change.kind == kind and (change.amount >= 0) == (sign > 0) and change.amount:
+            return change.amount
+    return float(sign)
+
+
+def _section(name: str | None, song: SongState) -> int | None:
+    if name is None:
+        return None
+    wanted = name.strip().lower()
+    for i, s in enumerate(song.arrangement.sections):
+        if s.name.lower() == wanted or s.kind == wanted:
+            return i
+    raise ValueError(f"the song has no section {name!r}")
+
+
+def to_change(a: ChangeAnswer, song: SongState) -> Change:
+    """A model's change as backbeat's own, or ValueError naming what the song does not have."""
+    if a.part is not None and a.part not in PARTS:
+        raise ValueError(f"there is no part {a.part!r}")
+    if a.chord is not None and a.chord != -1 and not 1 <= a.chord <= len(song.progression.chords):
+        raise ValueError(f"the progression has {len(song.progression.chords)} chords")
+    needs = {"density": "part", "mute": "part", "alternative": "part", "length": "section"}.get(a.kind)
+    if needs == "part" and a.part is None:
+        raise ValueError(f"a {a.kind} change needs a part")
+    if needs == "section" and a.section is None:
+        raise ValueError("a length change needs a section")
+    if a.kind == "tempo":
+        if a.bpm is None:
+            raise ValueError("a tempo change needs a BPM")
+        return Change("tempo", bpm=a.bpm, phrase="model")
+    if a.kind == "key":
+        root, mode = explicit_key(f"in {a.key or ''}")
+        if root is None and mode is None:
+            raise ValueError(f"not a key: {a.key!r}")
+        return Change("key", key=(root, mode), phrase="model")
+    if a.kind == "genre":
+        genres = tables().intent.genres
+        key = next((k for k, g in genres.items() if (a.genre or "").lower() in (k, g.name.lower(), *g.aliases)), None)
+        if key is None:
+            raise ValueError(f"backbeat does not know the genre {a.genre!r}")
+        return Change("genre", genre=key, phrase="model")
+    if a.kind == "mute":
+        return Change("mute", 1.0 if a.direction >= 0 else 0.0, part=a.part, phrase="model")
+    if a.kind == "halftime":
+        return Change("halftime", 1.0 if a.direction >= 0 else 0.0, phrase="model")
+    if a.kind == "mix":
+        return Change("mix", mix=a.mix or ("warm" if a.direction < 0 else "bright"), phrase="model")
+    if a.kind == "color":
+        target = a.target or ("chord" if a.chord is not None else None)
+        if target is None:
+            raise ValueError("darker or brighter what: a chord, the key or the mix?")
+        if target == "mix":
+            return Change("mix", mix="warm" if a.direction < 0 else "bright", phrase="model")
+        return Change("color", -1.0 if a.direction < 0 else 1.0, chord=a.chord, target=target, phrase="model")
+    if a.kind == "tempo_rel":
+        return Change("tempo_rel", _amount("tempo_rel", a.direction) if a.direction >= 0 else 0.92, phrase="model")
+    return Change(a.kind, _amount(a.kind, a.direction), part=a.part, section=_section(a.section, song), phrase="model")
+
+
+async def parse_with_model(llm: LLMClient, request: str, song: SongState) -> list[Change] | Question | None:
+    """The model's reading of ``request``; None when the model cannot be reached or answers nothing
+    usable (the caller keeps its own answer then)."""
+    try:
+        answer = await llm.structured(RefineAnswer, SYSTEM["refine"], refine_prompt(request, song))
+    except LLMError as e:
+        log.warning("refine: the model could not read the request (%s)", e)
+        return None
+    if answer.question and not answer.changes:
+        return Question(answer.question)
+    try:
+        changes = [to_change(a, song) for a in answer.changes]
+    except ValueError as e:
+        return Question(f"{e}: what should change? (e.g. \"bass simpler\", \"3rd chord darker\")")
+    return changes or None
+
+
+async def understand(request: str, song: SongState, settings: Settings, *, offline: bool = False) -> list[Change] | Question:
+    """The changes ``request`` asks for: the rule-based parser's, or — for a request it does not
+    recognise at all, when a model is configured — the model's reading of it."""
+    changes = parse(request, song)
+    if not isinstance(changes, Question) or changes.understood or offline or not settings.llm_configured:
+        return changes
+    async with LLMClient(settings) as llm:
+        read = await parse_with_model(llm, request, song)
+    return read if read is not None else changes
