@@ -20,13 +20,14 @@ class JackError(RuntimeError):
 
 
 @contextmanager
-def server(prefix: str = "backbeat") -> Iterator[str]:
-    """Run ``jackd -d dummy`` under a unique name; this process's JACK clients (and its children,
-    through the environment) use it. Raises JackError when jackd is missing or fails."""
+def server(prefix: str = "backbeat", period: int = 64) -> Iterator[str]:
+    """Run ``jackd -d dummy`` (``period`` frames at 48 kHz) under a unique name; this process's JACK
+    clients (and its children, through the environment) use it. Raises JackError when jackd is
+    missing or fails."""
     if JACKD is None:
         raise JackError("jackd is not installed (Debian/Ubuntu: apt-get install jackd2)")
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    proc = subprocess.Popen([JACKD, "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
+    proc = subprocess.Popen([JACKD, "-n", name, "-d", "dummy", "-r", "48000", "-p", str(period)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     os.environ["JACK_DEFAULT_SERVER"] = name
