@@ -95,12 +95,17 @@ def stuck(messages: list[tuple[int, str, tuple[int, ...]]], boundary: int, cut_p
 
 @dataclass
 class Trial:
+    """One randomized change and what the check found."""
+
     seed: int
     prompt: str
     kind: str
+    moment: float = 0.0
+    """Seconds into playback when the change was asked for."""
     boundary: int = -1
     problems: list[str] = field(default_factory=list)
     checked: int = 0
+    """Note-ons compared with the reference."""
 
     @property
     def ok(self) -> bool:
@@ -127,11 +132,11 @@ async def _trial(player: Player, record: Path, seed: int) -> Trial:
     prompt = rng.choice(PROMPTS)
     bars = rng.choice((8, 12, 16))
     song = retempo(await trio.to_thread.run_sync(lambda: compose_sync(prompt, seed=seed, bars=bars)), BPM)
-    trial = Trial(seed, prompt, rng.choice(KINDS))
+    trial = Trial(seed, prompt, rng.choice(KINDS), moment=rng.uniform(0.2, 6.0))
     already = len(read_record(str(record))) if record.exists() else 0
     player.load(song)
     player.play()
-    await trio.sleep(rng.uniform(0.2, 6.0))
+    await trio.sleep(trial.moment)
     change, after_bar, tracks, muted, cut = _change(player, song, rng, trial.kind, seed)
     b = trial.boundary = change.tick
     bar = PPQ * 4

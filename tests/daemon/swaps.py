@@ -6,9 +6,8 @@ a commit horizon ahead, every send recorded, checked against the reference rende
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 
-from benchmarks.swaps import KINDS, PROMPTS, reference, stuck  # one list of songs and changes for both
+from benchmarks.swaps import KINDS, PROMPTS, Trial, reference, stuck  # one list of songs and changes for both
 from daemon.timeline import Timeline
 from engine.events import NOTE_ON
 from engine.scheduler import Scheduler
@@ -19,21 +18,6 @@ from tests.engine.fakes import Rig
 STEP = 0.02
 """Seconds between feed-loop turns, as in the daemon."""
 HORIZON = 0.2
-
-
-@dataclass
-class Trial:
-    seed: int
-    prompt: str
-    kind: str
-    moment: float
-    boundary: int = -1
-    problems: list[str] = field(default_factory=list)
-    note_ons_checked: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 def _recorded(rig: Rig, lo: int, hi: int) -> list[tuple[int, str, int, int]]:
@@ -99,7 +83,7 @@ def run_trial(seed: int) -> Trial:
     expected_before = reference(song, old_tracks, (before_lo // bar_ticks) % song.arrangement.total_bars, before_lo, b, set())
     expected_after = reference(song, new_tracks, after_bar, b, b + window, muted)
     got_before, got_after = _recorded(rig, before_lo, b), _recorded(rig, b, b + window)
-    trial.note_ons_checked = len(got_before) + len(got_after)
+    trial.checked = len(got_before) + len(got_after)
     if got_before != expected_before:
         trial.problems.append(f"before bar line {b}: {len(got_before)} note-ons, expected {len(expected_before)}")
     if got_after != expected_after:
