@@ -44,8 +44,8 @@ def test_prompt_plays_jump_tempo_and_space_stops(daemon):
             await until(pilot.pause, lambda: app.stages.stages and not app.stages.busy
                         and all(s["status"] == "done" for s in app.stages.stages.values()), "every stage done")
             assert len(app.stages.stages) >= 4
-            assert app.timeline.session and app.timeline.session["sections"]
-            assert app.timeline.tracks and "drums" in app.timeline.tracks
+            await until(pilot.pause, lambda: app.timeline.session and app.timeline.session["sections"], "the song's sections")
+            await until(pilot.pause, lambda: app.timeline.tracks and "drums" in app.timeline.tracks, "the tracks' clips")
             first = bar(app)
             await until(pilot.pause, lambda: bar(app) >= first + 1, "the bar number to advance")
 
@@ -130,7 +130,7 @@ def test_reconnects_when_the_daemon_restarts(fresh_daemon):
 
             await asyncio.to_thread(fresh_daemon.start)
             await until(pilot.pause, lambda: len(logged(app, "connected to the daemon")) > connections, "a reconnect")
-            assert app.bar.linked and app.bar.transport is not None
-            assert app.timeline.session is not None, "status after the restart shows the last session"
+            await until(pilot.pause, lambda: app.bar.linked and app.bar.transport is not None, "the transport after the reconnect")
+            await until(pilot.pause, lambda: app.timeline.session is not None, "the last session after the restart")
 
     run(body())
