@@ -48,7 +48,7 @@ def reference(song: SongState, tracks: dict[str, Track], first_song_bar: int, st
     """Note-ons that must sound from performance tick ``start`` (a bar line playing ``first_song_bar``)
     to ``end``, played straight on from there (looping at the song's end)."""
     a = song.arrangement
-    bar_ticks = PPQ * 4 * a.meter.numerator // a.meter.denominator
+    bar_ticks = song_bar_ticks(song)
     starts = a.start_bars()
     out = []
     for k in range(-(-(end - start) // bar_ticks)):
@@ -145,10 +145,20 @@ async def _trial(player: Player, record: Path, seed: int) -> Trial:
     player.stop()
     await trio.sleep(0.3)
     messages = [(t, tr, m) for t, tr, m in read_record(str(record))[already:] if isinstance(m, tuple)]
-    total = song.arrangement.total_bars
-    before = reference(song, {t.part: t for t in song.tracks}, (b // bar - 1) % total, b - bar, b, set())
+    check(trial, song, messages, tracks, after_bar, muted, cut)
+    return trial
+
+
+def check(trial: Trial, song: SongState, messages: list[tuple[int, str, tuple[int, ...]]], tracks: dict[str, Track],
+          after_bar: int | None, muted: set[str], cut: set[str]) -> None:
+    """Compare what was sent around ``trial.boundary`` with the reference: the bar before it plays
+    ``song`` straight on, the two bars from it play ``tracks`` from song bar ``after_bar`` (None: where
+    the song was anyway) without ``muted``; notes of ``cut`` parts end at the boundary."""
+    b, bar, total = trial.boundary, song_bar_ticks(song), song.arrangement.total_bars
+    lo = max(0, b - bar)
+    before = reference(song, {t.part: t for t in song.tracks}, (lo // bar) % total, lo, b, set())
     after = reference(song, tracks, after_bar if after_bar is not None else (b // bar) % total, b, b + 2 * bar, muted)
-    got_before, got_after = note_ons(messages, b - bar, b), note_ons(messages, b, b + 2 * bar)
+    got_before, got_after = note_ons(messages, lo, b), note_ons(messages, b, b + 2 * bar)
     trial.checked = len(got_before) + len(got_after)
     if got_before != before:
         trial.problems.append(f"the bar before {b}: {len(got_before)} note-ons, {len(before)} expected")
@@ -157,7 +167,11 @@ async def _trial(player: Player, record: Path, seed: int) -> Trial:
     if b % bar:
         trial.problems.append(f"the change landed at {b}, not on a bar line")
     trial.problems += stuck(messages, b, cut)
-    return trial
+
+
+def song_bar_ticks(song: SongState) -> int:
+    meter = song.arrangement.meter
+    return PPQ * 4 * meter.numerator // meter.denominator
 
 
 async def run_trials(count: int, first_seed: int = 1000) -> list[Trial]:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import random
 
-from benchmarks.swaps import KINDS, PROMPTS, Trial, reference, stuck  # one list of songs and changes for both
+from benchmarks.swaps import KINDS, PROMPTS, Trial, check  # one list of songs and changes for both
 from daemon.timeline import Timeline
-from engine.events import NOTE_ON
 from engine.scheduler import Scheduler
 from engine.time import PPQ, TempoMap
 from generators.pipeline import PART_GENERATORS, compose_sync
@@ -18,14 +17,6 @@ from tests.engine.fakes import Rig
 STEP = 0.02
 """Seconds between feed-loop turns, as in the daemon."""
 HORIZON = 0.2
-
-
-def _recorded(rig: Rig, lo: int, hi: int) -> list[tuple[int, str, int, int]]:
-    return sorted(
-        (s.send.tick, s.send.track, s.send.message[1], s.send.message[2])
-        for s in rig.sent
-        if s.send.message[0] & 0xF0 == NOTE_ON and s.send.message[2] > 0 and lo <= s.send.tick < hi
-    )
 
 
 def run_trial(seed: int) -> Trial:
@@ -79,24 +70,8 @@ def run_trial(seed: int) -> Trial:
     run_until(tempo.seconds_at(b + window) + 0.5)
     rig.record(rig.scheduler.stop(rig.now))
 
-    before_lo = max(0, b - bar_ticks)
-    expected_before = reference(song, old_tracks, (before_lo // bar_ticks) % song.arrangement.total_bars, before_lo, b, set())
-    expected_after = reference(song, new_tracks, after_bar, b, b + window, muted)
-    got_before, got_after = _recorded(rig, before_lo, b), _recorded(rig, b, b + window)
-    trial.checked = len(got_before) + len(got_after)
-    if got_before != expected_before:
-        trial.problems.append(f"before bar line {b}: {len(got_before)} note-ons, expected {len(expected_before)}")
-    if got_after != expected_after:
-        trial.problems.append(f"after bar line {b}: {len(got_after)} note-ons, expected {len(expected_after)}")
-    if b % bar_ticks:
-        trial.problems.append(f"boundary {b} is not on a bar line")
-    trial.problems += _stuck(rig, b, cut_parts)
-    return trial
-
-
-def _stuck(rig: Rig, boundary: int, cut_parts: set[str]) -> list[str]:
-    """``benchmarks.swaps.stuck`` on what the recording sink saw, and the ledger empty after stop."""
-    problems = stuck([(x.send.tick, x.send.track, x.send.message) for x in rig.sent], boundary, cut_parts)
+    messages = [(x.send.tick, x.send.track, x.send.message) for x in rig.sent]
+    check(trial, song, messages, new_tracks, after_bar, muted, cut_parts)
     if len(rig.scheduler.ledger):
-        problems.append("the ledger still holds sounding notes after stop")
-    return problems
+        trial.problems.append("the ledger still holds sounding notes after stop")
+    return trial
