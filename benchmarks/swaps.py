@@ -7,7 +7,8 @@ change, stop. The recording is checked against a reference rendering computed fr
 the bar before the boundary plays the old music, the two bars after it the new, note for note; a note
 the change cuts is ended exactly on the boundary; nothing is left sounding.
 
-``reference`` and ``stuck`` are shared with the fake-clock tests (tests/daemon/swaps.py).
+``check`` (with ``reference`` and ``stuck``) is shared with the fake-clock tests (tests/daemon/swaps.py)
+and the LLM daemon tests.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from generators import session
 from generators.pipeline import compose_sync
 from generators.settings import PlaybackSettings
 from tests.daemon.conftest import TrioClient
-from tests.daemon.swaps import reference
+from benchmarks.swaps import reference
 
 from .conftest import settings_for
 
