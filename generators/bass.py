@@ -11,7 +11,7 @@ import random
 
 from engine.time import PPQ
 
-from .grid import SectionGrid, Span, clip, level, sections, step_ticks, style_key, track, velocity
+from .grid import SectionGrid, Span, clip, level, part_density, sections, step_ticks, style_key, track, velocity
 from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import PatternStyle, tables
@@ -116,13 +116,13 @@ def bass(
     style = style_key(intent, "bass", params)
     pattern_style = tables().parts.bass[style]
     scale = scale_of(intent.key.root, intent.key.mode)
-    dna_density = intent.genre.dna_vector.bass_density if params.density is None else params.density
+    density = part_density(intent, "bass", params)
     creativity = (intent.creativity_dials.rhythmic if params.creativity is None else params.creativity) * 0.5
     seed += params.seed
     clips = []
     for grid in sections(arrangement, progression, "bass"):
         rng = stream(seed, "bass", style, grid.index)
-        pattern = pattern_style.variants[level(grid.section.energy, dna_density)]
+        pattern = pattern_style.variants[level(grid.section.energy, density)]
         positions = _positions(grid, pattern_style, pattern, intent.tempo.half_time, rng, creativity)
         clips.append(clip(grid, _line(grid, positions, pattern_style, scale, rng)))
     return track("bass", clips, params)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from .grid import SectionGrid, Span, clip, level, sections, step_ticks, style_key, track, velocity
+from .grid import SectionGrid, Span, clip, level, part_density, sections, step_ticks, style_key, track, velocity
 from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import PatternStyle, tables
@@ -70,7 +70,7 @@ def chords(
     """The chord track; ``params`` override the genre's comping style and density."""
     style = style_key(intent, "chords", params)
     pattern_style = tables().parts.comping[style]
-    density = intent.genre.dna_vector.drum_density if params.density is None else params.density
+    density = part_density(intent, "chords", params)
     seed += params.seed
     clips = []
     for grid in sections(arrangement, progression, "chords"):

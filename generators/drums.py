@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from .grid import SectionGrid, clip, level, sections, step_ticks, style_key, swing_amount, swing_offset, track, velocity
+from .grid import SectionGrid, clip, level, part_density, sections, step_ticks, style_key, swing_amount, swing_offset, track, velocity
 from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import DrumStyle, tables
@@ -70,7 +70,7 @@ def drums(
     style = style_key(intent, "drums", params)
     groove = t.parts.drums.styles[style]
     dial = intent.creativity_dials.rhythmic if params.creativity is None else params.creativity
-    density = intent.genre.dna_vector.drum_density if params.density is None else params.density
+    density = part_density(intent, "drums", params)
     syncopation = intent.genre.dna_vector.syncopation
     swing = swing_amount(intent, groove.swing)
     seed += params.seed

@@ -149,6 +149,19 @@ def style_key(intent: PipelineIntent, part: Part, params: PartParams) -> str:
     return params.style or getattr(tables().intent.genres[intent.genre.primary], STYLE_FIELDS[part])
 
 
+_DNA_DENSITY: dict[Part, str] = {"drums": "drum_density", "bass": "bass_density", "chords": "drum_density"}
+"""The genre DNA field a part's density defaults to (the lead takes its style's own density)."""
+
+
+def part_density(intent: PipelineIntent, part: Part, params: PartParams) -> float:
+    """How busy a part plays (0..1): the density its parameters name, else its genre's or style's."""
+    if params.density is not None:
+        return params.density
+    if part == "lead":
+        return tables().parts.lead[style_key(intent, "lead", params)].density
+    return getattr(intent.genre.dna_vector, _DNA_DENSITY[part])
+
+
 def swing_amount(intent: PipelineIntent, style_swing: float) -> float:
     """The groove's swing: the style's own, pulled toward the genre blend's."""
     return round(0.5 * (style_swing + intent.genre.dna_vector.swing), 3)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .grid import SectionGrid, clip, sections, step_ticks, style_key, track, velocity
+from .grid import SectionGrid, clip, part_density, sections, step_ticks, style_key, track, velocity
 from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
 from .tables import LeadStyle, tables
@@ -109,7 +109,7 @@ def lead(
     scale = scale_of(intent.key.root, intent.key.mode)
     dna = intent.genre.dna_vector
     seed += params.seed
-    m = motif(lead_style, stream(seed, "lead", style, "motif"), lead_style.density if params.density is None else params.density)
+    m = motif(lead_style, stream(seed, "lead", style, "motif"), part_density(intent, "lead", params))
     low, high = tables().parts.parts["lead"].pitch_range
     home = scale.snap((low + high) // 2 - 4)
     clips = []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .arrangement import chord_order
 from .errors import BadRequestError
+from .grid import part_density
 from .harmony import in_key, with_beats
 from .model import PARTS, EffectSlot, GenreDNA, Key, Part, SongState, Track
 from .pipeline import PART_GENERATORS
@@ -61,17 +62,9 @@ class Outcome:
 # --- one function per kind of change ---------------------------------------------------------------
 
 
-def _default_density(song: SongState, part: str) -> float:
-    dna = song.intent.genre.dna_vector
-    if part == "lead":
-        genre = tables().intent.genres[song.intent.genre.primary]
-        return tables().parts.lead[genre.lead].density
-    return {"drums": dna.drum_density, "bass": dna.bass_density, "chords": dna.drum_density}[part]
-
-
 def _density(w: Work, c: Change) -> None:
     track = w.track(c.part)
-    before = track.params.density if track.params.density is not None else _default_density(w.song, c.part)
+    before = part_density(w.song.intent, c.part, track.params)
     after = round(min(max(before + c.amount, 0.05), 1.0), 3)
     w.put_track(track.model_copy(update={"params": track.params.model_copy(update={"density": after})}))
     w.parts.add(c.part)
