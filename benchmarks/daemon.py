@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from daemon.client import DaemonClient
+from daemon.client import DaemonClient, wait_until_ready
 from daemon.framing import Decoder, encode
 from daemon.protocol import request
 
@@ -54,17 +54,8 @@ def running_daemon(folder: Path, settings: dict[str, str] | None = None) -> Iter
     proc = subprocess.Popen([sys.executable, "-m", "backbeat", "daemon", "--socket", str(sock), "--midi-api", "jack"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        end = time.monotonic() + 20
-        while True:
-            try:
-                with DaemonClient(sock, timeout=2) as c:
-                    if c.request("status")["engine"]["alive"]:
-                        break
-            except Exception:
-                pass
-            if proc.poll() is not None or time.monotonic() > end:
-                raise RuntimeError("the daemon did not start")
-            time.sleep(0.1)
+        if not wait_until_ready(sock, proc):
+            raise RuntimeError("the daemon did not start")
         yield proc, sock
     finally:
         proc.terminate()

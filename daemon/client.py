@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
-from .errors import BadClientInput, ClientError, NotRunningError
+from .errors import BadClientInput, ClientError, DaemonError, NotRunningError
 from .framing import Decoder, encode
 from .protocol import PROTOCOL, request
 from .server import default_socket, token_file, use_tcp
@@ -101,3 +103,19 @@ class DaemonClient:
         if self._sock is None:
             self.connect()
         return self._call(cmd, {k: v for k, v in args.items() if v is not None})
+
+
+def wait_until_ready(path: Path, proc: subprocess.Popen, *, seconds: float = 20.0, poll: float = 0.1) -> bool:
+    """Poll a daemon just started as ``proc`` on ``path`` until its engine is up: True then, False
+    once ``proc`` has exited or ``seconds`` have passed (the caller says why and stops it)."""
+    end = time.monotonic() + seconds
+    while True:
+        try:
+            with DaemonClient(path, timeout=2) as daemon:
+                if daemon.request("status")["engine"]["alive"]:
+                    return True
+        except DaemonError:
+            pass
+        if proc.poll() is not None or time.monotonic() > end:
+            return False
+        time.sleep(poll)

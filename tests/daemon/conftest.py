@@ -125,26 +125,17 @@ class DaemonProcess:
 def start_daemon_process(tmp: Path, *extra: str) -> DaemonProcess:
     import os
     import sys
-    import time
 
-    from daemon.client import DaemonClient
+    from daemon.client import wait_until_ready
 
     sock = tmp / "d.sock"
     env = {**os.environ, "OUTPUT_DIR": str(tmp / "out"), "XDG_STATE_HOME": str(tmp / "state"), "BACKBEAT_SOCKET": str(sock)}
     proc = subprocess.Popen([sys.executable, "-m", "backbeat", "--debug", "daemon", "--midi-api", "null", *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    end = time.monotonic() + 20
-    while True:
-        try:
-            with DaemonClient(sock, timeout=2) as c:
-                if c.request("status")["engine"]["alive"]:
-                    return DaemonProcess(proc, sock, tmp / "out")
-        except Exception:
-            pass
-        if proc.poll() is not None or time.monotonic() > end:
-            proc.kill()
-            raise RuntimeError(f"the daemon did not start: {proc.stderr.read().decode(errors='replace')[-800:]}")
-        time.sleep(0.1)
+    if not wait_until_ready(sock, proc):
+        proc.kill()
+        raise RuntimeError(f"the daemon did not start: {proc.stderr.read().decode(errors='replace')[-800:]}")
+    return DaemonProcess(proc, sock, tmp / "out")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.client import DaemonClient
+from daemon.client import DaemonClient, wait_until_ready
 from engine.monitor import read_record
 from engine.scheduler import PANIC_CONTROLLERS
 
@@ -31,18 +31,10 @@ def start(tmp: Path) -> tuple[subprocess.Popen[bytes], Path, Path]:
         [sys.executable, "-m", "backbeat", "daemon", "--socket", str(sock), "--record", str(record)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,  # its own process group
     )
-    end = time.monotonic() + 20
-    while True:
-        try:
-            with DaemonClient(sock, timeout=2) as c:
-                if c.request("status")["engine"]["alive"]:
-                    return proc, sock, record
-        except Exception:
-            pass
-        if proc.poll() is not None or time.monotonic() > end:
-            proc.kill()
-            pytest.fail(f"the daemon did not start: {proc.stderr.read().decode(errors='replace')[-800:]}")
-        time.sleep(0.05)
+    if not wait_until_ready(sock, proc, poll=0.05):
+        proc.kill()
+        pytest.fail(f"the daemon did not start: {proc.stderr.read().decode(errors='replace')[-800:]}")
+    return proc, sock, record
 
 
 def terminate(proc: subprocess.Popen[bytes], *, group: bool = False) -> float:
