@@ -1,7 +1,7 @@
 """The daemon: the long-running trio service that owns a song's live performance.
 
 ``main`` holds the one nursery and shows every task; ``server`` speaks the socket protocol
-(``protocol`` + ``framing``, shared with the TUI, with no trio import); ``player`` owns the
+(``protocol`` + ``framing`` + ``address``, shared with the TUI, with no trio import); ``player`` owns the
 ``timeline`` and feeds the engine process a commit horizon ahead; ``supervisor`` runs the pipeline
 and lands its results on the timeline; ``controller`` turns a MIDI controller's pads into commands;
 ``bus`` fans events out to subscribers; ``state`` remembers the last session across restarts.

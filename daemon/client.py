@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .address import default_socket, token_file, use_tcp
 from .errors import BadClientInput, ClientError, DaemonError, NotRunningError
 from .framing import Decoder, encode
 from .protocol import PROTOCOL, request
-from .server import default_socket, token_file, use_tcp
 
 _INPUT_CODES = {"bad_args", "not_found", "unknown_command", "bad_frame"}
 

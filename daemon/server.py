@@ -16,15 +16,13 @@ import errno
 import logging
 import os
 import secrets
-import sys
-import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import trio
 
+from .address import token_file, use_tcp
 from .bus import Bus, Subscriber
 from .errors import AlreadyRunningError, DaemonError
 from .framing import Decoder, FrameError, encode
@@ -36,24 +34,6 @@ Dispatch = Callable[[Request], Awaitable[dict[str, Any]]]
 READ_CHUNK = 65536
 IN_FLIGHT = 32
 """Requests one connection may have unanswered at once; more wait for a slot (back-pressure)."""
-
-
-def default_socket() -> Path:
-    """``BACKBEAT_SOCKET``, else ``backbeat.sock`` in the user runtime folder."""
-    env = os.environ.get("BACKBEAT_SOCKET")
-    if env:
-        return Path(env)
-    with warnings.catch_warnings():  # no XDG_RUNTIME_DIR (a container, a cron job): its fallback is fine
-        warnings.simplefilter("ignore")
-        return Path(platformdirs.user_runtime_dir("backbeat")) / "backbeat.sock"
-
-
-def token_file(socket_path: Path) -> Path:
-    return socket_path.with_suffix(".token")
-
-
-def use_tcp() -> bool:
-    return sys.platform == "win32" or os.environ.get("BACKBEAT_TRANSPORT") == "tcp"
 
 
 async def _answers(path: Path) -> bool:

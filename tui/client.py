@@ -15,17 +15,14 @@ asks the daemon to stop anything.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import warnings
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from textual.message import Message
 
+from daemon.address import default_socket, token_file, use_tcp
 from daemon.framing import Decoder, FrameError, encode
 from daemon.protocol import PROTOCOL, request
 
@@ -39,22 +36,6 @@ REQUEST_TIMEOUT = 10.0
 READ_CHUNK = 65536
 
 Post = Callable[[Message], object]
-
-
-# The daemon's own helpers live in daemon.server, which imports trio; these mirror them.
-def default_socket() -> Path:
-    """``BACKBEAT_SOCKET``, else ``backbeat.sock`` in the user runtime folder (as the daemon's)."""
-    env = os.environ.get("BACKBEAT_SOCKET")
-    if env:
-        return Path(env)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Path(platformdirs.user_runtime_dir("backbeat")) / "backbeat.sock"
-
-
-def use_tcp() -> bool:
-    """Windows (or ``BACKBEAT_TRANSPORT=tcp``): loopback TCP with a token instead of a Unix socket."""
-    return sys.platform == "win32" or os.environ.get("BACKBEAT_TRANSPORT") == "tcp"
 
 
 def one_line(error: BaseException) -> str:
@@ -123,7 +104,7 @@ class DaemonLink:
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str | None]:
         try:
             if use_tcp():  # the daemon wrote "port token" next to where the socket would be
-                port, token = self.path.with_suffix(".token").read_text().split()
+                port, token = token_file(self.path).read_text().split()
                 reader, writer = await asyncio.open_connection("127.0.0.1", int(port))
                 return reader, writer, token
             reader, writer = await asyncio.open_unix_connection(str(self.path))

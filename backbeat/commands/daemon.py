@@ -21,7 +21,7 @@ def _socket(args: argparse.Namespace) -> Path | None:
 def daemon_options(args: argparse.Namespace, **extra: Any):
     """DaemonOptions from the command line and the user's settings."""
     from daemon.main import DaemonOptions
-    from daemon.server import default_socket
+    from daemon.address import default_socket
     from daemon.state import Memory
     from engine.time import TempoMap
     from engine.time import Meter
