@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from generators import pipeline, sound
-from generators.errors import GeneratorError
+from generators.errors import GeneratorError, first_error
 from generators.llm.stages import backend_for
 from generators.model import Clip, Part, SongState
 
@@ -152,9 +152,6 @@ async def improve(supervisor: Supervisor, draft: pipeline.Draft) -> None:
     try:
         await Improvement(supervisor, draft).run()
     except* GeneratorError as group:
-        error: BaseException = group
-        while isinstance(error, BaseExceptionGroup):
-            error = error.exceptions[0]
-        message = f"the model's version failed ({error}); the algorithmic song stays"
+        message = f"the model's version failed ({first_error(group)}); the algorithmic song stays"
         log.warning(message)
         supervisor.bus.log("warning", message)

@@ -19,7 +19,7 @@ from pathlib import Path
 import trio
 
 from generators import edits, pipeline, session
-from generators.errors import BadRequestError, GeneratorError
+from generators.errors import BadRequestError, GeneratorError, first_error
 from generators.model import HistoryEntry, Part, SongState, StageRecord, Track
 from generators.settings import Settings
 
@@ -86,10 +86,10 @@ class Supervisor:
             try:
                 await self._compose(draft, play)
             except* GeneratorError as group:
-                self.bus.log("error", f"generate failed: {_first(group)}")
+                self.bus.log("error", f"generate failed: {first_error(group)}")
             except* Exception as group:  # a bug in composing must not stop the music or the daemon
                 log.error("generate crashed", exc_info=group)
-                self.bus.log("error", f"generate failed (internal error): {_first(group)}")
+                self.bus.log("error", f"generate failed (internal error): {first_error(group)}")
             finally:
                 if self._job is scope:
                     self._job, self.stage = None, None
@@ -239,11 +239,3 @@ class Supervisor:
                 await trio.to_thread.run_sync(lambda: session.write(folder, song, self.stages))
             except GeneratorError as e:
                 self.bus.log("error", f"could not update the session folder: {e}")
-
-
-def _first(group: BaseExceptionGroup) -> BaseException:
-    """The first leaf error of a (possibly nested) group: what a person should read."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error

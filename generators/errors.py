@@ -23,3 +23,12 @@ class SessionError(GeneratorError, OSError):
 
 class StageError(GeneratorError, RuntimeError):
     """A pipeline stage failed after all of its attempts."""
+
+
+def first_error(group: BaseExceptionGroup) -> BaseException:
+    """The first leaf error of a (possibly nested) group from a nursery: the one a person should
+    read, instead of trio's "Exceptions from Trio nursery"."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

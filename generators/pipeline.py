@@ -26,7 +26,7 @@ from .arrangement import arrangement
 from .bass import bass
 from .chords import chords
 from .drums import drums
-from .errors import BadRequestError, GeneratorError, SessionError, StageError
+from .errors import BadRequestError, GeneratorError, SessionError, StageError, first_error
 from .harmony import progression
 from .intent import check_bars, decompose, explicit_bars, explicit_tempo
 from .melody import lead
@@ -151,11 +151,8 @@ async def _parts(draft: Draft, attempt: int) -> Draft:
                 nursery.start_soon(one, part)
     except ExceptionGroup as group:
         # One failing part fails the stage with its own error, so that the retry logic and the
-        # user's one error line see it, not trio's "Exceptions from Trio nursery".
-        first: BaseException = group
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first from group
+        # user's one error line see it.
+        raise first_error(group) from group
     return draft.model_copy(update={"tracks": [tracks[p] for p in PARTS]})
 
 

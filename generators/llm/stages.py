@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from engine.time import PPQ
 
 from generators import grid, pipeline
-from generators.errors import BadRequestError, GeneratorError
+from generators.errors import BadRequestError, GeneratorError, first_error
 from generators.intent import decompose
 from generators.model import PARTS, Clip, Part, PartParams, StageRecord, Track
 from generators.pipeline import Draft
@@ -202,10 +202,7 @@ class LLMStages:
         except ExceptionGroup as group:
             # Model failures never get here (they fall back); what does fails the stage with its
             # own error, so the user reads one line, not "Exceptions from Trio nursery".
-            first: BaseException = group
-            while isinstance(first, BaseExceptionGroup):
-                first = first.exceptions[0]
-            raise first from group
+            raise first_error(group) from group
         tracks, records = [], []
         for part in PARTS:
             got = {g.index: answers[(part, g.index)] for g in grids[part]}
