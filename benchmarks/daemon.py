@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from daemon.client import DaemonClient, wait_until_ready
-from daemon.framing import Decoder, encode
-from daemon.protocol import request
+from backbeat.daemon.client import DaemonClient, wait_until_ready
+from backbeat.daemon.framing import Decoder, encode
+from backbeat.daemon.protocol import request
 
 from . import jack
 from .timing import cpu_seconds

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from daemon.client import DaemonClient
-from generators import session
+from backbeat.daemon.client import DaemonClient
+from backbeat.generators import session
 
 from . import jack
 from .daemon import running_daemon

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from generators import pipeline, session
+from backbeat.generators import pipeline, session
 
 PROMPTS = (
     "Frank Ocean meets Burial, late-night vibes",

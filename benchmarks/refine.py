@@ -16,8 +16,8 @@ from pathlib import Path
 
 import trio
 
-from generators import pipeline, refine, revisions, session
-from generators.requests import parse
+from backbeat.generators import pipeline, refine, revisions, session
+from backbeat.generators.requests import parse
 
 REQUESTS = ("bass too busy", "bass busier")
 

@@ -21,13 +21,13 @@ from typing import Any
 
 import mido
 
-from engine.time import PPQ
-from generators import sound
-from generators.arrangement import arrangement, chord_order
-from generators.harmony import progression
-from generators.intent import decompose, explicit_bars, explicit_key, explicit_tempo, scan
-from generators.model import Arrangement, Clip, Part, PipelineIntent, Progression, Track
-from generators.pipeline import PART_GENERATORS
+from backbeat.engine.time import PPQ
+from backbeat.generators import sound
+from backbeat.generators.arrangement import arrangement, chord_order
+from backbeat.generators.harmony import progression
+from backbeat.generators.intent import decompose, explicit_bars, explicit_key, explicit_tempo, scan
+from backbeat.generators.model import Arrangement, Clip, Part, PipelineIntent, Progression, Track
+from backbeat.generators.pipeline import PART_GENERATORS
 
 from .fake_llm import Reply
 

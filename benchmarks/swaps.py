@@ -24,15 +24,15 @@ from pathlib import Path
 
 import trio
 
-from daemon.bus import Bus
-from daemon.player import Player
-from engine.commands import EngineConfig
-from engine.events import NOTE_ON
-from engine.monitor import read_record
-from engine.time import PPQ
-from generators.edits import retempo
-from generators.model import SongState, Track
-from generators.pipeline import PART_GENERATORS, compose_sync
+from backbeat.daemon.bus import Bus
+from backbeat.daemon.player import Player
+from backbeat.engine.commands import EngineConfig
+from backbeat.engine.events import NOTE_ON
+from backbeat.engine.monitor import read_record
+from backbeat.engine.time import PPQ
+from backbeat.generators.edits import retempo
+from backbeat.generators.model import SongState, Track
+from backbeat.generators.pipeline import PART_GENERATORS, compose_sync
 
 PROMPTS = (
     "pop song, uplifting", "Trap beat, dark", "deep house in A minor", "boom bap with jazzy chords",

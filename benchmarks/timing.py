@@ -28,11 +28,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from engine.client import EngineClient
-from engine.commands import EngineConfig
-from engine.events import Event, Note, note_events
-from engine.feed import Feeder
-from engine.time import PPQ, TempoMap
+from backbeat.engine.client import EngineClient
+from backbeat.engine.commands import EngineConfig
+from backbeat.engine.events import Event, Note, note_events
+from backbeat.engine.feed import Feeder
+from backbeat.engine.time import PPQ, TempoMap
 
 from . import jack
 
@@ -95,7 +95,7 @@ def _owner_sink(api: str) -> tuple[Callable[[list[int] | tuple[int, ...]], None]
         return (lambda message: None), (lambda: None)
     import rtmidi
 
-    from engine.ports import APIS
+    from backbeat.engine.ports import APIS
 
     out = rtmidi.MidiOut(APIS[api], name="backbeat-bench-baseline")
     out.open_virtual_port("out")
@@ -196,7 +196,7 @@ RUNNERS: dict[str, Callable[[list[Event], str], dict[str, float]]] = {
 
 def _generation_source() -> tuple[str, Callable[[int], object]]:
     try:
-        from generators.pipeline import compose_sync
+        from backbeat.generators.pipeline import compose_sync
     except ImportError:
         return "cpu_loop_fallback", lambda i: sum(j * j for j in range(200_000))
     return "generators.pipeline.compose_sync", lambda i: compose_sync(PROMPTS[i % len(PROMPTS)], seed=i, bars=64)
@@ -249,8 +249,8 @@ def cpu_seconds(pid: int) -> float:
 
 def _song_clips():
     try:
-        from generators.pipeline import compose_sync
-        from generators.render import song_clips, tempo_map
+        from backbeat.generators.pipeline import compose_sync
+        from backbeat.generators.render import song_clips, tempo_map
     except ImportError:
         notes = [Note(t, 120, 36 + (t // 480) % 12, 100, c) for c in range(4) for t in range(0, 64 * 1920, 240)]
         return "synthetic 4-part pattern", note_events("song", notes), TempoMap.constant(BPM)
@@ -288,8 +288,8 @@ def measure_cpu(api: str, seconds: float) -> dict[str, object]:
 def _sink_api(sink: str) -> str:
     if sink == "null":
         return "null"
-    from engine.errors import NoMidiApiError
-    from engine.ports import choose_api
+    from backbeat.engine.errors import NoMidiApiError
+    from backbeat.engine.ports import choose_api
 
     try:
         return choose_api("auto")

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from engine.ports import list_ports, platform_apis, probe
-from generators.routing import Answer, Refine, route
+from backbeat.engine.ports import list_ports, platform_apis, probe
+from backbeat.generators.routing import Answer, Refine, route
 
 from .bus import Bus
 from .controls import ControllerMapError, parse_action

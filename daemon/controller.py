@@ -28,10 +28,10 @@ from typing import Any, Literal
 import rtmidi
 import trio
 
-from engine.errors import NoMidiApiError, PortError, VirtualPortUnsupportedError
-from engine.ports import APIS, DISPLAY, NamedPort, choose_api, quiet_stderr
-from generators.errors import GeneratorError
-from generators.model import SongState
+from backbeat.engine.errors import NoMidiApiError, PortError, VirtualPortUnsupportedError
+from backbeat.engine.ports import APIS, DISPLAY, NamedPort, choose_api, quiet_stderr
+from backbeat.generators.errors import GeneratorError
+from backbeat.generators.model import SongState
 
 from .bus import Bus
 from .commands import Commands

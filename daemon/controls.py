@@ -25,8 +25,8 @@ from typing import Annotated, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from generators.files import atomic_write
-from generators.settings import CONFIG_DIR
+from backbeat.generators.files import atomic_write
+from backbeat.generators.settings import CONFIG_DIR
 
 from .errors import DaemonError
 

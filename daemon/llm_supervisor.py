@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from generators import pipeline, sound
-from generators.errors import GeneratorError, first_error
-from generators.llm.stages import backend_for
-from generators.model import Clip, Part, SongState
+from backbeat.generators import pipeline, sound
+from backbeat.generators.errors import GeneratorError, first_error
+from backbeat.generators.llm.stages import backend_for
+from backbeat.generators.model import Clip, Part, SongState
 
 from .protocol import BufferEvent, ClipState
 

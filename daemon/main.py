@@ -22,8 +22,8 @@ from pathlib import Path
 import trio
 
 from backbeat import __version__
-from engine.commands import EngineConfig
-from generators.settings import Settings
+from backbeat.engine.commands import EngineConfig
+from backbeat.generators.settings import Settings
 
 from . import server
 from .bus import Bus, Subscriber

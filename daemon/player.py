@@ -18,12 +18,12 @@ from collections.abc import Callable
 
 import trio
 
-from engine.client import EngineClient
-from engine.commands import EngineConfig, ReplaceFrom, Schedule, Telemetry
-from engine.errors import EngineDiedError, EngineError
-from engine.time import PPQ, TempoMap
+from backbeat.engine.client import EngineClient
+from backbeat.engine.commands import EngineConfig, ReplaceFrom, Schedule, Telemetry
+from backbeat.engine.errors import EngineDiedError, EngineError
+from backbeat.engine.time import PPQ, TempoMap
 
-from generators.model import Clip, SongState, Track
+from backbeat.generators.model import Clip, SongState, Track
 
 from .bus import Bus
 from .protocol import EngineStatus, Lateness, PortInfo, ProtocolError, SwapEvent, Transport

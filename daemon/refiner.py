@@ -14,12 +14,12 @@ import logging
 
 import trio
 
-from generators import alternatives, revisions
-from generators.edits import now_iso
-from generators.errors import BadRequestError, GeneratorError
-from generators.llm.refining import understand
-from generators.model import PARTS, HistoryEntry, Part, SongState
-from generators.requests import Question
+from backbeat.generators import alternatives, revisions
+from backbeat.generators.edits import now_iso
+from backbeat.generators.errors import BadRequestError, GeneratorError
+from backbeat.generators.llm.refining import understand
+from backbeat.generators.model import PARTS, HistoryEntry, Part, SongState
+from backbeat.generators.requests import Question
 
 from .player import Player
 from .protocol import ProtocolError

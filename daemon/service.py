@@ -26,8 +26,8 @@ from pathlib import Path
 
 import platformdirs
 
-from generators.errors import SessionError
-from generators.files import atomic_write
+from backbeat.generators.errors import SessionError
+from backbeat.generators.files import atomic_write
 
 from .errors import DaemonError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import platformdirs
 
-from generators.files import atomic_write
+from backbeat.generators.files import atomic_write
 
 
 def state_file() -> Path:

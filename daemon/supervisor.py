@@ -18,10 +18,10 @@ from pathlib import Path
 
 import trio
 
-from generators import edits, pipeline, session
-from generators.errors import BadRequestError, GeneratorError, first_error
-from generators.model import HistoryEntry, Part, SongState, StageRecord, Track
-from generators.settings import Settings
+from backbeat.generators import edits, pipeline, session
+from backbeat.generators.errors import BadRequestError, GeneratorError, first_error
+from backbeat.generators.model import HistoryEntry, Part, SongState, StageRecord, Track
+from backbeat.generators.settings import Settings
 
 from . import llm_supervisor
 from .bus import Bus

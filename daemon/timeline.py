@@ -21,11 +21,11 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.commands import ReplaceFrom, Schedule
-from engine.events import Event, Note, note_events
-from engine.time import Meter
+from backbeat.engine.commands import ReplaceFrom, Schedule
+from backbeat.engine.events import Event, Note, note_events
+from backbeat.engine.time import Meter
 
-from generators.model import SongState, Track
+from backbeat.generators.model import SongState, Track
 
 Quantize = Literal["bar", "section"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from engine.time import PPQ
+from backbeat.engine.time import PPQ
 
 from .grid import SectionGrid, Span, clip, level, part_density, sections, step_ticks, style_key, track, velocity
 from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track

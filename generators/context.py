@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from engine.time import PPQ
+from backbeat.engine.time import PPQ
 
 from .grid import spans, ticks_per_bar
 from .model import (

@@ -9,7 +9,7 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from engine.time import PPQ
+from backbeat.engine.time import PPQ
 
 from .model import Arrangement, Chord, Clip, Note, Part, PartParams, PipelineIntent, Progression, Section, Source, Track
 from .tables import Level, tables

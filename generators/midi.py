@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import mido
 
-from engine.time import PPQ, Meter as TimeMeter
+from backbeat.engine.time import PPQ, Meter as TimeMeter
 
 from .errors import BadRequestError, MidiDataError
 from .model import Key, Part, SongState, Track

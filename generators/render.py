@@ -6,8 +6,8 @@ engine's frozen values (song ticks, zero-based channels).
 
 from __future__ import annotations
 
-from engine.events import Clip, Note
-from engine.time import Meter, TempoMap
+from backbeat.engine.events import Clip, Note
+from backbeat.engine.time import Meter, TempoMap
 
 from .model import SongState, Track
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import field_validator
 
-from engine.time import PPQ
+from backbeat.engine.time import PPQ
 
 from .errors import ConfigError
 from .grid import spans, ticks_per_bar

@@ -4,6 +4,7 @@ and the environment (highest wins: environment > .env > user file > shipped file
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,8 +17,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
-"""The tables and defaults shipped with backbeat."""
+CONFIG_DIR = Path(str(resources.files("backbeat.config")))
+"""The tables and defaults shipped with backbeat (package data: config/ in a checkout, backbeat/config
+in an installed wheel; installs are unzipped, so it is a real folder)."""
 USER_CONFIG_DIR = Path(platformdirs.user_config_dir("backbeat"))
 """Where a user's own settings.toml and replacement tables live."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from engine.time import ms_per_note
+from backbeat.engine.time import ms_per_note
 
 from .errors import ConfigError
 from .model import EffectParam, EffectSlot, PipelineIntent, PresetChoice, Track

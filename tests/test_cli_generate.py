@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from backbeat import cli
-from generators import pipeline
-from generators.errors import GeneratorError
+from backbeat.generators import pipeline
+from backbeat.generators.errors import GeneratorError
 
 STAGES = len(pipeline.STAGES)
 EMPTY = 'the prompt is empty: describe the song, e.g. "Frank Ocean meets Burial, late-night vibes"'

@@ -22,9 +22,9 @@ from typing import Any
 
 from textual.message import Message
 
-from daemon.address import default_socket, token_file, use_tcp
-from daemon.framing import Decoder, FrameError, encode
-from daemon.protocol import PROTOCOL, request
+from backbeat.daemon.address import default_socket, token_file, use_tcp
+from backbeat.daemon.framing import Decoder, FrameError, encode
+from backbeat.daemon.protocol import PROTOCOL, request
 
 from .errors import NotConnected, RequestFailed
 from .messages import Connected, DaemonEvent, Disconnected

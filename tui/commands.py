@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemon.protocol import ARGS, PROTOCOL
+from backbeat.daemon.protocol import ARGS, PROTOCOL
 
 from .errors import InputError
 

@@ -7,7 +7,7 @@ import json
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from benchmarks import pipeline
+    from backbeat.benchmarks import pipeline
 
     result = pipeline.measure(runs=args.runs, bars=args.bars)
     print(json.dumps(result, indent=2) if args.json else pipeline.report(result))
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bars", type=int, default=64)
     p.set_defaults(run=_pipeline)
 
-    from benchmarks import daemon, llm, refine, swaps, timing  # each defines its own options
+    from backbeat.benchmarks import daemon, llm, refine, swaps, timing  # each defines its own options
 
     timing.register(which)
     daemon.register(which)

@@ -20,12 +20,12 @@ def _socket(args: argparse.Namespace) -> Path | None:
 
 def daemon_options(args: argparse.Namespace, **extra: Any):
     """DaemonOptions from the command line and the user's settings."""
-    from daemon.main import DaemonOptions
-    from daemon.address import default_socket
-    from daemon.state import Memory
-    from engine.time import TempoMap
-    from engine.time import Meter
-    from generators.settings import settings
+    from backbeat.daemon.main import DaemonOptions
+    from backbeat.daemon.address import default_socket
+    from backbeat.daemon.state import Memory
+    from backbeat.engine.time import TempoMap
+    from backbeat.engine.time import Meter
+    from backbeat.generators.settings import settings
 
     engine = engine_config(args, TempoMap(), Meter())
     if getattr(args, "record", None) is not None:  # hidden: tests check every message the engine sent
@@ -43,7 +43,7 @@ def daemon_options(args: argparse.Namespace, **extra: Any):
 def run_daemon(options) -> int:
     import trio
 
-    from daemon import main
+    from backbeat.daemon import main
 
     trio.run(main.run, options)
     print("backbeat: daemon stopped (every note ended)", file=sys.stderr)
@@ -55,7 +55,7 @@ def _daemon(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace, cmd: str, **params: Any) -> dict[str, Any]:
-    from daemon.client import DaemonClient
+    from backbeat.daemon.client import DaemonClient
 
     with DaemonClient(_socket(args)) as client:
         return client.request(cmd, **params)

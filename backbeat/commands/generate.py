@@ -13,10 +13,10 @@ from pathlib import Path
 
 import trio
 
-from generators import gates, pipeline
-from generators.errors import BadRequestError
-from generators.llm.stages import backend_for
-from generators.settings import settings
+from backbeat.generators import gates, pipeline
+from backbeat.generators.errors import BadRequestError
+from backbeat.generators.llm.stages import backend_for
+from backbeat.generators.settings import settings
 
 _MARK = {"start": "→", "done": "✓", "retry": "↻", "failed": "✗"}
 

@@ -10,9 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from generators import midi
-from generators.errors import BadRequestError, MidiDataError
-from generators.files import atomic_write
+from backbeat.generators import midi
+from backbeat.generators.errors import BadRequestError, MidiDataError
+from backbeat.generators.files import atomic_write
 
 from ..cli import EXIT_OK, EXIT_USAGE
 

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.client import EngineClient
-from engine.commands import EngineConfig, Telemetry
-from engine.events import Clip, clip_events
-from engine.feed import Feeder
-from engine.time import PPQ, Meter, TempoMap
+from backbeat.engine.client import EngineClient
+from backbeat.engine.commands import EngineConfig, Telemetry
+from backbeat.engine.events import Clip, clip_events
+from backbeat.engine.feed import Feeder
+from backbeat.engine.time import PPQ, Meter, TempoMap
 
 API_CHOICES = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor", "null")
 TURN = 0.02
@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter) -> EngineConfig:
     """An EngineConfig from the command line, with the user's playback settings as defaults."""
-    from generators.settings import settings  # the CLI process may use pydantic; the engine may not
+    from backbeat.generators.settings import settings  # the CLI process may use pydantic; the engine may not
 
     playback = settings().playback
     clock_out = None
@@ -78,8 +78,8 @@ def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter) -> En
 def run(args: argparse.Namespace) -> int:
     """Through a running daemon if there is one; else a session folder plays here, and a prompt
     starts a daemon in the foreground for this song."""
-    from daemon.client import DaemonClient
-    from daemon.errors import NotRunningError
+    from backbeat.daemon.client import DaemonClient
+    from backbeat.daemon.errors import NotRunningError
 
     folder = Path(args.target).expanduser()
     is_session = folder.is_dir()
@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _play_session(args: argparse.Namespace, folder: Path) -> int:
-    from generators.render import meter, song_clips, song_end, tempo_map
-    from generators.session import load_song
+    from backbeat.generators.render import meter, song_clips, song_end, tempo_map
+    from backbeat.generators.session import load_song
 
     song = load_song(folder)
     config = engine_config(args, tempo_map(song), meter(song))
@@ -109,8 +109,8 @@ def _play_session(args: argparse.Namespace, folder: Path) -> int:
 
 
 def _play_prompt(args: argparse.Namespace) -> int:
-    from daemon.protocol import GenerateArgs
-    from generators.pipeline import new_draft
+    from backbeat.daemon.protocol import GenerateArgs
+    from backbeat.generators.pipeline import new_draft
 
     from .daemon import daemon_options, run_daemon
 
@@ -136,7 +136,7 @@ def stop_signals() -> Iterator[list[int]]:
 def play_clips(clips: list[Clip], config: EngineConfig, *, end: int | None = None, loop: bool = False,
                title: str = "song") -> int:
     """Play ``clips`` through a fresh engine until the end (or, looping, until a signal)."""
-    from generators.settings import settings
+    from backbeat.generators.settings import settings
 
     events = [e for clip in clips for e in clip_events(clip)]
     end = end if end is not None else max((c.end for c in clips), default=0)

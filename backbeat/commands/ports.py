@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.errors import NoMidiApiError
-from engine.ports import DISPLAY, choose_api, list_ports, platform_apis, probe
+from backbeat.engine.errors import NoMidiApiError
+from backbeat.engine.ports import DISPLAY, choose_api, list_ports, platform_apis, probe
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -21,10 +21,10 @@ def _print_revision(revision) -> None:
 
 
 def _refine(args: argparse.Namespace) -> int:
-    from generators import revisions
-    from generators.errors import BadRequestError
-    from generators.requests import Question
-    from generators.session import load_song
+    from backbeat.generators import revisions
+    from backbeat.generators.errors import BadRequestError
+    from backbeat.generators.requests import Question
+    from backbeat.generators.session import load_song
 
     modes = [bool(args.text), args.undo, args.revert is not None, args.history]
     if sum(modes) != 1:
@@ -52,7 +52,7 @@ def _refine(args: argparse.Namespace) -> int:
 
 def _reader(offline: bool):
     """How a request is read: by the rules, and by the model for what they miss (when configured)."""
-    from generators.settings import settings
+    from backbeat.generators.settings import settings
 
     if offline or not settings().llm_configured:
         return None
@@ -60,7 +60,7 @@ def _reader(offline: bool):
     def read(text: str, song):
         import trio
 
-        from generators.llm.refining import understand
+        from backbeat.generators.llm.refining import understand
 
         return trio.run(lambda: understand(text, song, settings()))
 
@@ -68,7 +68,7 @@ def _reader(offline: bool):
 
 
 def _alternatives(args: argparse.Namespace) -> int:
-    from generators import revisions
+    from backbeat.generators import revisions
 
     revision = revisions.make_alternatives(args.session, args.part, args.n)
     for line in revision.notes:
@@ -78,7 +78,7 @@ def _alternatives(args: argparse.Namespace) -> int:
 
 
 def _choose(args: argparse.Namespace) -> int:
-    from generators import revisions
+    from backbeat.generators import revisions
 
     _print_revision(revisions.choose_alternative(args.session, args.part, args.label))
     return 0

@@ -7,8 +7,8 @@ import argparse
 
 
 def _install(args: argparse.Namespace) -> int:
-    from daemon import service
-    from daemon.controls import find_map
+    from backbeat.daemon import service
+    from backbeat.daemon.controls import find_map
 
     extra: tuple[str, ...] = ()
     if args.controller:
@@ -20,7 +20,7 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _uninstall(args: argparse.Namespace) -> int:
-    from daemon import service
+    from backbeat.daemon import service
 
     ctx = service.current_context()
     installed = service.service_file(ctx)

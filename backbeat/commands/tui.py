@@ -17,7 +17,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--host and --port go with --web")
     if args.web:
         return _serve(args)
-    from tui.app import BackbeatApp
+    from backbeat.tui.app import BackbeatApp
 
     BackbeatApp(args.socket).run()
     return 0

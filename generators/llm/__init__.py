@@ -16,9 +16,9 @@ It never writes outside the cache file, never touches a MIDI port, and never let
 exception escape. It never blocks trio: sqlite3 runs in worker threads, waits are trio sleeps.
 """
 
-from generators.llm.cache import ResponseCache, cache_key
-from generators.llm.client import DEFAULT_BASE_URL, LLMClient, LLMResult, messages_for
-from generators.llm.errors import (
+from backbeat.generators.llm.cache import ResponseCache, cache_key
+from backbeat.generators.llm.client import DEFAULT_BASE_URL, LLMClient, LLMResult, messages_for
+from backbeat.generators.llm.errors import (
     LLMError,
     LLMRejectedError,
     LLMResponseError,
@@ -28,10 +28,10 @@ from generators.llm.errors import (
     RepairError,
     StallError,
 )
-from generators.llm.extract import extract_json, parse_partial
-from generators.llm.limits import RequestLimiter, TokenBucket
-from generators.llm.retry import RetryPolicy
-from generators.llm.structured import response_format_for
+from backbeat.generators.llm.extract import extract_json, parse_partial
+from backbeat.generators.llm.limits import RequestLimiter, TokenBucket
+from backbeat.generators.llm.retry import RetryPolicy
+from backbeat.generators.llm.structured import response_format_for
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -23,14 +23,14 @@ import httpx
 import trio
 from pydantic import BaseModel, ValidationError
 
-from generators.llm.cache import DEFAULT_PATH, ResponseCache, cache_key
-from generators.llm.errors import TRANSIENT, LLMError, LLMResponseError
-from generators.llm.extract import parse_partial
-from generators.llm.limits import RequestLimiter
-from generators.llm.retry import RetryPolicy, pause_before_retry, retrying
-from generators.llm.structured import OnPartial, PartialFeed, repair_prompt, response_format_for, validated
-from generators.llm.transport import Transport
-from generators.settings import Settings
+from backbeat.generators.llm.cache import DEFAULT_PATH, ResponseCache, cache_key
+from backbeat.generators.llm.errors import TRANSIENT, LLMError, LLMResponseError
+from backbeat.generators.llm.extract import parse_partial
+from backbeat.generators.llm.limits import RequestLimiter
+from backbeat.generators.llm.retry import RetryPolicy, pause_before_retry, retrying
+from backbeat.generators.llm.structured import OnPartial, PartialFeed, repair_prompt, response_format_for, validated
+from backbeat.generators.llm.transport import Transport
+from backbeat.generators.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.time import PPQ
+from backbeat.engine.time import PPQ
 
-from generators import midi
-from generators.errors import MidiDataError
-from generators.grid import SectionGrid, Span, clip, fit_register
-from generators.model import Clip, Note, Part, Source
-from generators.tables import tables
-from generators.theory import Scale, pitch_class
+from backbeat.generators import midi
+from backbeat.generators.errors import MidiDataError
+from backbeat.generators.grid import SectionGrid, Span, clip, fit_register
+from backbeat.generators.model import Clip, Note, Part, Source
+from backbeat.generators.tables import tables
+from backbeat.generators.theory import Scale, pitch_class
 
 from .errors import RepairError
 from .schemas import BarAnswer

@@ -6,7 +6,7 @@ worth another attempt is a property of the class (``TRANSIENT``), so the retry l
 
 from __future__ import annotations
 
-from generators.errors import GeneratorError
+from backbeat.generators.errors import GeneratorError
 
 
 class LLMError(GeneratorError):

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from generators.llm.errors import LLMResponseError
+from backbeat.generators.llm.errors import LLMResponseError
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _FENCE = re.compile(r"```[ \t]*[\w+-]*[ \t]*\r?\n(.*?)```", re.DOTALL)

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from generators.settings import Settings
+from backbeat.generators.settings import Settings
 
 
 class TokenBucket:

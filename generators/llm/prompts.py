@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 
-from engine.time import PPQ
+from backbeat.engine.time import PPQ
 
-from generators import context
-from generators.grid import SectionGrid
-from generators.model import Model, Part, PipelineIntent, SongState
-from generators.tables import tables
-from generators.theory import note_name, scale_of
+from backbeat.generators import context
+from backbeat.generators.grid import SectionGrid
+from backbeat.generators.model import Model, Part, PipelineIntent, SongState
+from backbeat.generators.tables import tables
+from backbeat.generators.theory import note_name, scale_of
 
 OUTPUT_RULE = (
     "Answer with exactly one JSON object that matches the given schema: no prose, no Markdown, "

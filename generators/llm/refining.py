@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 
-from generators.intent import explicit_key
-from generators.model import PARTS, SongState
-from generators.requests import Change, Question, parse
-from generators.settings import Settings
-from generators.tables import tables
+from backbeat.generators.intent import explicit_key
+from backbeat.generators.model import PARTS, SongState
+from backbeat.generators.requests import Change, Question, parse
+from backbeat.generators.settings import Settings
+from backbeat.generators.tables import tables
 
 from .client import LLMClient
 from .errors import LLMError

@@ -16,14 +16,14 @@ import logging
 import math
 import re
 
-from engine.time import ms_per_note
+from backbeat.engine.time import ms_per_note
 
-from generators import sound
-from generators.arrangement import chord_order, fit
-from generators.errors import GeneratorError
-from generators.harmony import OUT_BUDGET, Planned, voice
-from generators.intent import Guess, Hints, Mention, explicit_key, scan
-from generators.model import (
+from backbeat.generators import sound
+from backbeat.generators.arrangement import chord_order, fit
+from backbeat.generators.errors import GeneratorError
+from backbeat.generators.harmony import OUT_BUDGET, Planned, voice
+from backbeat.generators.intent import Guess, Hints, Mention, explicit_key, scan
+from backbeat.generators.model import (
     OUTPUTS,
     PARTS,
     Arrangement,
@@ -38,8 +38,8 @@ from generators.model import (
     Section,
     Track,
 )
-from generators.tables import SectionSpec, tables
-from generators.theory import ChordShape, Scale, pitch_class, roman, scale_of, stack, symbol
+from backbeat.generators.tables import SectionSpec, tables
+from backbeat.generators.theory import ChordShape, Scale, pitch_class, roman, scale_of, stack, symbol
 
 from .errors import RepairError
 from .schemas import Answer, ArrangementAnswer, ChordAnswer, HarmonyAnswer, IntentAnswer

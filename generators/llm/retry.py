@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import trio
 
-from generators.llm.errors import TRANSIENT, LLMError
+from backbeat.generators.llm.errors import TRANSIENT, LLMError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

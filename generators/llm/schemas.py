@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-from generators.tables import tables
+from backbeat.generators.tables import tables
 
 
 class Answer(BaseModel):

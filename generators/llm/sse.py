@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from generators.llm.errors import LLMResponseError, LLMUnavailableError
+from backbeat.generators.llm.errors import LLMResponseError, LLMUnavailableError
 
 DONE = "[DONE]"
 """The payload that ends an OpenAI-style stream."""

@@ -24,15 +24,15 @@ from typing import Any, TypeVar
 import trio
 from pydantic import BaseModel, ValidationError
 
-from engine.time import PPQ
+from backbeat.engine.time import PPQ
 
-from generators import grid, pipeline
-from generators.errors import BadRequestError, GeneratorError, first_error
-from generators.intent import decompose
-from generators.model import PARTS, Clip, Part, PartParams, StageRecord, Track
-from generators.pipeline import Draft
-from generators.settings import Settings
-from generators.theory import scale_of
+from backbeat.generators import grid, pipeline
+from backbeat.generators.errors import BadRequestError, GeneratorError, first_error
+from backbeat.generators.intent import decompose
+from backbeat.generators.model import PARTS, Clip, Part, PartParams, StageRecord, Track
+from backbeat.generators.pipeline import Draft
+from backbeat.generators.settings import Settings
+from backbeat.generators.theory import scale_of
 
 from . import clips, prompts, repair
 from .client import LLMClient

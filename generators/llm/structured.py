@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from generators.llm.errors import LLMResponseError
-from generators.llm.extract import extract_json, parse_partial
+from backbeat.generators.llm.errors import LLMResponseError
+from backbeat.generators.llm.extract import extract_json, parse_partial
 
 M = TypeVar("M", bound=BaseModel)
 OnPartial = Callable[[Any], None]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import trio
 
-from generators.llm.errors import (
+from backbeat.generators.llm.errors import (
     LLMError,
     LLMRejectedError,
     LLMTimeoutError,
@@ -23,8 +23,8 @@ from generators.llm.errors import (
     RateLimitedError,
     StallError,
 )
-from generators.llm.retry import parse_retry_after
-from generators.llm.sse import SSEDecoder, error_message, parse_completion, parse_event
+from backbeat.generators.llm.retry import parse_retry_after
+from backbeat.generators.llm.sse import SSEDecoder, error_message, parse_completion, parse_event
 
 log = logging.getLogger(__name__)
 

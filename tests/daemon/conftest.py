@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import trio
 
-from daemon import main as daemon_main
-from daemon.framing import Decoder, encode
-from daemon.protocol import request
-from daemon.state import Memory
-from engine.commands import EngineConfig
-from engine.monitor import read_record
-from generators.settings import PlaybackSettings, Settings
+from backbeat.daemon import main as daemon_main
+from backbeat.daemon.framing import Decoder, encode
+from backbeat.daemon.protocol import request
+from backbeat.daemon.state import Memory
+from backbeat.engine.commands import EngineConfig
+from backbeat.engine.monitor import read_record
+from backbeat.generators.settings import PlaybackSettings, Settings
 
 
 class TrioClient:
@@ -117,7 +117,7 @@ class DaemonProcess:
     output: Path
 
     def client(self):
-        from daemon.client import DaemonClient
+        from backbeat.daemon.client import DaemonClient
 
         return DaemonClient(self.socket)
 
@@ -126,7 +126,7 @@ def start_daemon_process(tmp: Path, *extra: str) -> DaemonProcess:
     import os
     import sys
 
-    from daemon.client import wait_until_ready
+    from backbeat.daemon.client import wait_until_ready
 
     sock = tmp / "d.sock"
     env = {**os.environ, "OUTPUT_DIR": str(tmp / "out"), "XDG_STATE_HOME": str(tmp / "state"), "BACKBEAT_SOCKET": str(sock)}

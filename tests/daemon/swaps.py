@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import random
 
-from benchmarks.swaps import KINDS, PROMPTS, Trial, check  # one list of songs and changes for both
-from daemon.timeline import Timeline
-from engine.scheduler import Scheduler
-from engine.time import PPQ, TempoMap
-from generators.pipeline import PART_GENERATORS, compose_sync
+from backbeat.benchmarks.swaps import KINDS, PROMPTS, Trial, check  # one list of songs and changes for both
+from backbeat.daemon.timeline import Timeline
+from backbeat.engine.scheduler import Scheduler
+from backbeat.engine.time import PPQ, TempoMap
+from backbeat.generators.pipeline import PART_GENERATORS, compose_sync
 from tests.engine.fakes import Rig
 
 STEP = 0.02

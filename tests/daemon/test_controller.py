@@ -12,21 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from generators.session import load_song
+from backbeat.generators.session import load_song
 import trio
 import trio.testing
 
-from daemon import controller as ctl
-from daemon import main as daemon_main
-from daemon.bus import Bus
-from daemon.controls import (
+from backbeat.daemon import controller as ctl
+from backbeat.daemon import main as daemon_main
+from backbeat.daemon.bus import Bus
+from backbeat.daemon.controls import (
     ACTIONS, Binding, ControllerMap, ControllerMapError, dumps, find_map, load_map, parse_action, read_map,
     shipped_dir, user_path, with_binding,
 )
-from daemon.state import Memory
-from engine.commands import EngineConfig
-from engine.errors import NoMidiApiError
-from generators.settings import PlaybackSettings, Settings
+from backbeat.daemon.state import Memory
+from backbeat.engine.commands import EngineConfig
+from backbeat.engine.errors import NoMidiApiError
+from backbeat.generators.settings import PlaybackSettings, Settings
 from tests.realtime.conftest import jack_server, unique  # noqa: F401 - jack_server is a fixture
 
 from .conftest import TrioClient
@@ -236,7 +236,7 @@ async def test_without_a_midi_api_the_daemon_runs_without_controller_input(tmp_p
         frame = await c.call("learn", action="jump:two")
         assert frame["error"]["code"] == "bad_args", "a bad action is bad_args whether or not a controller runs"
         await c.aclose()
-    warnings = [r.getMessage() for r in caplog.records if r.name == "daemon.controller"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "backbeat.daemon.controller"]
     assert warnings == ["controller input is off: no MIDI API is usable (ALSA: /dev/snd/seq is missing)"], "one line, with the fix"
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import trio
 
-from daemon.main import DaemonOptions, run
-from daemon.state import Memory
-from engine.commands import EngineConfig
-from generators.session import load_song
-from benchmarks.swaps import reference
+from backbeat.daemon.main import DaemonOptions, run
+from backbeat.daemon.state import Memory
+from backbeat.engine.commands import EngineConfig
+from backbeat.generators.session import load_song
+from backbeat.benchmarks.swaps import reference
 
 FAST = "Trap beat, dark, 240 BPM"  # a bar every second: changes land quickly
 
@@ -101,7 +101,7 @@ async def test_unknown_sections_and_no_song_are_clear_errors(daemon):
 @pytest.mark.trio
 async def test_a_restarted_daemon_shows_the_last_session_and_play_resumes_it(tmp_path):
     memory = Memory(tmp_path / "state.json")
-    from generators.settings import Settings
+    from backbeat.generators.settings import Settings
 
     def options(sock):
         return DaemonOptions(socket=tmp_path / sock, engine=EngineConfig(midi_api="null", rt_priority=0, nice=0),

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.framing import MAX_FRAME, Decoder, FrameError, encode
-from daemon.protocol import ARGS, ProtocolError, parse_request, request
+from backbeat.daemon.framing import MAX_FRAME, Decoder, FrameError, encode
+from backbeat.daemon.protocol import ARGS, ProtocolError, parse_request, request
 
 
 def test_frames_round_trip_across_arbitrary_chunking():

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.framing import MAX_FRAME, Decoder, encode
-from daemon.protocol import ARGS, request
+from backbeat.daemon.framing import MAX_FRAME, Decoder, encode
+from backbeat.daemon.protocol import ARGS, request
 
 
 def raw(daemon_process) -> socket.socket:

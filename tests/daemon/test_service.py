@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from backbeat.cli import main
-from daemon import service
-from daemon.service import Context, Remove, Run, Say, ServiceError, Write
+from backbeat.daemon import service
+from backbeat.daemon.service import Context, Remove, Run, Say, ServiceError, Write
 
 
 def ctx(platform: str, home: Path = Path("/home/me"), exe: str = "/home/me/.local/bin/backbeat", **kw) -> Context:

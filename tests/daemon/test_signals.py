@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.client import DaemonClient, wait_until_ready
-from engine.monitor import read_record
-from engine.scheduler import PANIC_CONTROLLERS
+from backbeat.daemon.client import DaemonClient, wait_until_ready
+from backbeat.engine.monitor import read_record
+from backbeat.engine.scheduler import PANIC_CONTROLLERS
 
 LIMIT_S = 2.0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.events import NOTE_OFF, NOTE_ON
-from engine.scheduler import Scheduler, Send
+from backbeat.engine.events import NOTE_OFF, NOTE_ON
+from backbeat.engine.scheduler import Scheduler, Send
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from engine.client import EngineClient
-from engine.commands import EngineConfig, Schedule
-from engine.errors import EngineDiedError, NoMidiApiError
-from engine.events import Event, Note, note_events
+from backbeat.engine.client import EngineClient
+from backbeat.engine.commands import EngineConfig, Schedule
+from backbeat.engine.errors import EngineDiedError, NoMidiApiError
+from backbeat.engine.events import Event, Note, note_events
 
 NULL = EngineConfig(midi_api="null", rt_priority=0, nice=0)
 

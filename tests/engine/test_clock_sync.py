@@ -2,9 +2,9 @@ import random
 
 import pytest
 
-from engine.clock_sync import CLOCK, CONTINUE, START, STOP, ClockFollower, ClockOut, Follow, song_position
-from engine.scheduler import Scheduler
-from engine.time import TempoMap
+from backbeat.engine.clock_sync import CLOCK, CONTINUE, START, STOP, ClockFollower, ClockOut, Follow, song_position
+from backbeat.engine.scheduler import Scheduler
+from backbeat.engine.time import TempoMap
 
 
 def test_song_position_counts_sixteenths_lsb_first():

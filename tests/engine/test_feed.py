@@ -1,7 +1,7 @@
-from engine.events import Note, note_events
-from engine.feed import Feed, Feeder
-from engine.scheduler import Scheduler
-from engine.time import TempoMap
+from backbeat.engine.events import Note, note_events
+from backbeat.engine.feed import Feed, Feeder
+from backbeat.engine.scheduler import Scheduler
+from backbeat.engine.time import TempoMap
 
 from .fakes import Rig
 

@@ -1,4 +1,4 @@
-from engine.ledger import NoteLedger, Release
+from backbeat.engine.ledger import NoteLedger, Release
 
 
 def test_note_off_matches_only_the_track_that_started_the_note():

@@ -1,8 +1,8 @@
 """``backbeat play``'s feed loop end to end on the terminal monitor (no MIDI system needed)."""
 
-from engine.commands import EngineConfig
-from engine.events import Clip, Note
-from engine.time import TempoMap
+from backbeat.engine.commands import EngineConfig
+from backbeat.engine.events import Clip, Note
+from backbeat.engine.time import TempoMap
 
 
 def test_play_clips_plays_to_the_end_on_the_monitor(capfd):

@@ -1,10 +1,10 @@
 import pytest
 
-from engine import ports
-from engine.commands import EngineConfig
-from engine.errors import NoMidiApiError, PortNotFoundError
-from engine.monitor import MonitorOutput, NullOutput
-from engine.ports import ApiStatus, match_port
+from backbeat.engine import ports
+from backbeat.engine.commands import EngineConfig
+from backbeat.engine.errors import NoMidiApiError, PortNotFoundError
+from backbeat.engine.monitor import MonitorOutput, NullOutput
+from backbeat.engine.ports import ApiStatus, match_port
 
 
 def test_match_port_is_a_case_insensitive_substring_skipping_our_own_client():

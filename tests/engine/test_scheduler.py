@@ -1,9 +1,9 @@
 import pytest
 
-from engine.errors import BadCommandError
-from engine.events import Event, Note, note_events
-from engine.scheduler import PANIC_CONTROLLERS, Scheduler, Transport
-from engine.time import PPQ, TempoMap
+from backbeat.engine.errors import BadCommandError
+from backbeat.engine.events import Event, Note, note_events
+from backbeat.engine.scheduler import PANIC_CONTROLLERS, Scheduler, Transport
+from backbeat.engine.time import PPQ, TempoMap
 
 from .fakes import Rig
 

@@ -6,9 +6,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from engine.events import NOTE_OFF, NOTE_ON, Event, Note, note_events
-from engine.scheduler import Scheduler
-from engine.time import TempoMap
+from backbeat.engine.events import NOTE_OFF, NOTE_ON, Event, Note, note_events
+from backbeat.engine.scheduler import Scheduler
+from backbeat.engine.time import TempoMap
 
 from .fakes import Rig
 

@@ -2,9 +2,9 @@ import io
 
 import pytest
 
-from engine.monitor import MonitorOutput, note_name
-from engine.stats import LatencyHistogram
-from engine.time import Meter
+from backbeat.engine.monitor import MonitorOutput, note_name
+from backbeat.engine.stats import LatencyHistogram
+from backbeat.engine.time import Meter
 
 
 def test_percentiles_are_bin_upper_edges_and_max_is_exact():

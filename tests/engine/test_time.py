@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.time import PPQ, Meter, TempoMap, ms_per_note
+from backbeat.engine.time import PPQ, Meter, TempoMap, ms_per_note
 
 
 def test_constant_tempo_converts_both_ways():

@@ -9,9 +9,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from generators import pipeline
-from generators.model import SongState
-from generators.theory import Scale, scale_of
+from backbeat.generators import pipeline
+from backbeat.generators.model import SongState
+from backbeat.generators.theory import Scale, scale_of
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts.txt"
 

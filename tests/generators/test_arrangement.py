@@ -6,12 +6,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from generators import validation
-from generators.arrangement import arrangement, fit
-from generators.harmony import progression
-from generators.intent import decompose
-from generators.model import PARTS, Arrangement, Duration, PipelineIntent, Progression
-from generators.tables import tables
+from backbeat.generators import validation
+from backbeat.generators.arrangement import arrangement, fit
+from backbeat.generators.harmony import progression
+from backbeat.generators.intent import decompose
+from backbeat.generators.model import PARTS, Arrangement, Duration, PipelineIntent, Progression
+from backbeat.generators.tables import tables
 
 from .songs import song
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from generators import gates, pipeline, session
-from generators.errors import BadRequestError
+from backbeat.generators import gates, pipeline, session
+from backbeat.generators.errors import BadRequestError
 
 
 def scripted(*answers: str):

@@ -9,12 +9,12 @@ import statistics
 
 import pytest
 
-from generators import session
-from generators.harmony import BASS_LOW, OUT_BUDGET, UPPER, progression
-from generators.intent import decompose
-from generators.model import Progression
-from generators.tables import tables
-from generators.theory import pitch_class, scale_of
+from backbeat.generators import session
+from backbeat.generators.harmony import BASS_LOW, OUT_BUDGET, UPPER, progression
+from backbeat.generators.intent import decompose
+from backbeat.generators.model import Progression
+from backbeat.generators.tables import tables
+from backbeat.generators.theory import pitch_class, scale_of
 
 from .songs import NEO_SOUL, example_prompts, song
 

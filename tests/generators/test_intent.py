@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from generators.errors import BadRequestError
-from generators.intent import DEFAULT_OUTPUTS, MAX_PROMPT, decompose, explicit_bars, explicit_key
-from generators.model import GenreDNA, PipelineIntent
-from generators.tables import tables
+from backbeat.generators.errors import BadRequestError
+from backbeat.generators.intent import DEFAULT_OUTPUTS, MAX_PROMPT, decompose, explicit_bars, explicit_key
+from backbeat.generators.model import GenreDNA, PipelineIntent
+from backbeat.generators.tables import tables
 
 
 def genres():

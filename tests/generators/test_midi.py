@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backbeat import cli
-from generators import files, midi
-from generators.errors import BadRequestError, MidiDataError, SessionError
-from generators.model import (
+from backbeat.generators import files, midi
+from backbeat.generators.errors import BadRequestError, MidiDataError, SessionError
+from backbeat.generators.model import (
     Arrangement, Chord, Clip, CreativityDials, Duration, Energy, GenreBlend, GenreDNA, Key, Meter,
     Note, PipelineIntent, Progression, Section, SongState, Tempo, Track,
 )

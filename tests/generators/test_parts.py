@@ -6,18 +6,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from engine.time import PPQ
-from generators import bass as bass_mod
-from generators import melody
-from generators.arrangement import arrangement
-from generators.grid import sections
-from generators.harmony import progression
-from generators.intent import decompose
-from generators.model import PartParams, Arrangement, PipelineIntent, Progression, Track
-from generators.pipeline import PART_GENERATORS
-from generators.rng import stream
-from generators.tables import tables
-from generators.theory import Scale, pitch_class, scale_of
+from backbeat.engine.time import PPQ
+from backbeat.generators import bass as bass_mod
+from backbeat.generators import melody
+from backbeat.generators.arrangement import arrangement
+from backbeat.generators.grid import sections
+from backbeat.generators.harmony import progression
+from backbeat.generators.intent import decompose
+from backbeat.generators.model import PartParams, Arrangement, PipelineIntent, Progression, Track
+from backbeat.generators.pipeline import PART_GENERATORS
+from backbeat.generators.rng import stream
+from backbeat.generators.tables import tables
+from backbeat.generators.theory import Scale, pitch_class, scale_of
 
 from .songs import NEO_SOUL
 

@@ -16,13 +16,13 @@ import symusic
 import trio
 
 from backbeat import cli
-from engine.time import ms_per_note
-from generators import pipeline, session, sound
-from generators.errors import BadRequestError, GeneratorError, StageError
-from generators.model import (
+from backbeat.engine.time import ms_per_note
+from backbeat.generators import pipeline, session, sound
+from backbeat.generators.errors import BadRequestError, GeneratorError, StageError
+from backbeat.generators.model import (
     PARTS, ClipContext, GroupContext, ProjectContext, SessionManifest, SongState, TrackContext,
 )
-from generators.tables import tables
+from backbeat.generators.tables import tables
 
 from .songs import NEO_SOUL, song
 

@@ -14,9 +14,9 @@ import mido
 import pytest
 import symusic
 
-from generators import midi, validation
-from generators.intent import explicit_bars
-from generators.model import PARTS
+from backbeat.generators import midi, validation
+from backbeat.generators.intent import explicit_bars
+from backbeat.generators.model import PARTS
 
 from .songs import absolute_notes, example_prompts, song
 

@@ -11,14 +11,14 @@ import pytest
 import symusic
 import trio
 
-from engine.time import ms_per_note
-from generators import midi, pipeline, revisions, session
-from generators.alternatives import bar_ticks, make, overlap
-from generators.errors import BadRequestError
-from generators.refine import reached
-from generators.requests import Change, Question, parse
-from generators.sound import note_fraction
-from generators.validation import problems, scale_share
+from backbeat.engine.time import ms_per_note
+from backbeat.generators import midi, pipeline, revisions, session
+from backbeat.generators.alternatives import bar_ticks, make, overlap
+from backbeat.generators.errors import BadRequestError
+from backbeat.generators.refine import reached
+from backbeat.generators.requests import Change, Question, parse
+from backbeat.generators.sound import note_fraction
+from backbeat.generators.validation import problems, scale_share
 
 PROMPT = "pop song, uplifting"
 

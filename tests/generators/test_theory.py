@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from generators.errors import BadRequestError
-from generators.intent import decompose
-from generators.tables import tables
-from generators.theory import (
+from backbeat.generators.errors import BadRequestError
+from backbeat.generators.intent import decompose
+from backbeat.generators.tables import tables
+from backbeat.generators.theory import (
     canonical_mode, note_name, parse_degree, pitch_class, roman, scale_of, spell_root, stack, symbol,
 )
 

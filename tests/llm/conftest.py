@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from benchmarks.fake_llm import FakeLLMServer
-from benchmarks.simulated import SimulatedModel
-from generators import pipeline
-from generators.llm import LLMClient, ResponseCache, RetryPolicy
-from generators.llm.stages import LLMStages
-from generators.pipeline import Draft
-from generators.settings import Settings
+from backbeat.benchmarks.fake_llm import FakeLLMServer
+from backbeat.benchmarks.simulated import SimulatedModel
+from backbeat.generators import pipeline
+from backbeat.generators.llm import LLMClient, ResponseCache, RetryPolicy
+from backbeat.generators.llm.stages import LLMStages
+from backbeat.generators.pipeline import Draft
+from backbeat.generators.settings import Settings
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_s=0.01, cap_s=0.02)
 """Backoff short enough for a test, still exercised."""

@@ -8,7 +8,7 @@ from contextlib import aclosing
 import pytest
 import trio
 
-from generators.llm import (
+from backbeat.generators.llm import (
     DEFAULT_BASE_URL,
     LLMClient,
     LLMRejectedError,
@@ -19,7 +19,7 @@ from generators.llm import (
 )
 
 from .conftest import client_for, settings_for
-from benchmarks.fake_llm import Reply
+from backbeat.benchmarks.fake_llm import Reply
 
 TEXT = "Ebm9 - Cbmaj7 - Gb6/9 - Db/F, four bars each, then the drop."
 

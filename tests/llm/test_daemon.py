@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 import trio
 
-from benchmarks.fake_llm import FakeLLMServer, Reply
-from benchmarks.simulated import SimulatedModel
-from daemon import main as daemon_main
-from daemon.state import Memory
-from engine.commands import EngineConfig
-from engine.monitor import read_record
-from generators import session
-from generators.pipeline import compose_sync
-from generators.settings import PlaybackSettings
+from backbeat.benchmarks.fake_llm import FakeLLMServer, Reply
+from backbeat.benchmarks.simulated import SimulatedModel
+from backbeat.daemon import main as daemon_main
+from backbeat.daemon.state import Memory
+from backbeat.engine.commands import EngineConfig
+from backbeat.engine.monitor import read_record
+from backbeat.generators import session
+from backbeat.generators.pipeline import compose_sync
+from backbeat.generators.settings import PlaybackSettings
 from tests.daemon.conftest import TrioClient
-from benchmarks.swaps import reference
+from backbeat.benchmarks.swaps import reference
 
 from .conftest import settings_for
 

@@ -10,12 +10,12 @@ from dataclasses import replace
 
 import pytest
 
-from benchmarks.fake_llm import FakeLLMServer, Reply
-from benchmarks.simulated import SimulatedModel
-from generators import validation
-from generators.model import PARTS
-from generators.tables import tables
-from generators.theory import SHARP_NAMES, pitch_class
+from backbeat.benchmarks.fake_llm import FakeLLMServer, Reply
+from backbeat.benchmarks.simulated import SimulatedModel
+from backbeat.generators import validation
+from backbeat.generators.model import PARTS
+from backbeat.generators.tables import tables
+from backbeat.generators.theory import SHARP_NAMES, pitch_class
 
 from .conftest import compose_with_llm, sources
 

@@ -7,7 +7,7 @@ import random
 import pytest
 import trio
 
-from generators.llm import (
+from backbeat.generators.llm import (
     LLMRejectedError,
     LLMUnavailableError,
     RateLimitedError,
@@ -16,7 +16,7 @@ from generators.llm import (
     StallError,
     TokenBucket,
 )
-from generators.llm.retry import retrying
+from backbeat.generators.llm.retry import retrying
 
 
 async def acquire_times(bucket: TokenBucket, tasks: int) -> list[float]:

@@ -8,10 +8,10 @@ from email.utils import format_datetime
 
 import pytest
 
-from generators.llm import LLMResponseError, LLMUnavailableError, cache_key, extract_json, parse_partial
-from generators.llm.retry import parse_retry_after
-from generators.llm.sse import SSEDecoder, parse_completion, parse_event
-from generators.llm.structured import PartialFeed
+from backbeat.generators.llm import LLMResponseError, LLMUnavailableError, cache_key, extract_json, parse_partial
+from backbeat.generators.llm.retry import parse_retry_after
+from backbeat.generators.llm.sse import SSEDecoder, parse_completion, parse_event
+from backbeat.generators.llm.structured import PartialFeed
 
 STREAM = (
     ": keep-alive comment\r\n"

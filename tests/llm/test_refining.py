@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from benchmarks.fake_llm import FakeLLMServer, Reply
-from generators.llm.refining import parse_with_model, understand
-from generators.pipeline import compose_sync
-from generators.refine import apply
-from generators.requests import Change, Question
+from backbeat.benchmarks.fake_llm import FakeLLMServer, Reply
+from backbeat.generators.llm.refining import parse_with_model, understand
+from backbeat.generators.pipeline import compose_sync
+from backbeat.generators.refine import apply
+from backbeat.generators.requests import Change, Question
 from tests.llm.conftest import client_for, settings_for
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine.time import ms_per_note
-from generators import context, grid, pipeline, validation
-from generators.harmony import OUT_BUDGET
-from generators.intent import decompose
-from generators.llm import repair
-from generators.llm.clips import RawNote, complete_bars, from_bars, repaired
-from generators.llm.errors import RepairError
-from generators.llm.schemas import (
+from backbeat.engine.time import ms_per_note
+from backbeat.generators import context, grid, pipeline, validation
+from backbeat.generators.harmony import OUT_BUDGET
+from backbeat.generators.intent import decompose
+from backbeat.generators.llm import repair
+from backbeat.generators.llm.clips import RawNote, complete_bars, from_bars, repaired
+from backbeat.generators.llm.errors import RepairError
+from backbeat.generators.llm.schemas import (
     ArrangementAnswer,
     ArtistAnswer,
     ChordAnswer,
@@ -23,9 +23,9 @@ from generators.llm.schemas import (
     effect_answer,
     preset_answer,
 )
-from generators.model import ClipContext, GroupContext, ProjectContext, TrackContext
-from generators.tables import tables
-from generators.theory import scale_of
+from backbeat.generators.model import ClipContext, GroupContext, ProjectContext, TrackContext
+from backbeat.generators.tables import tables
+from backbeat.generators.theory import scale_of
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_pitched_notes_are_moved_into_range_and_key_and_overlaps_removed(draft):
 
 
 def test_zero_based_bars_and_beats_are_understood(draft):
-    from generators.llm.schemas import BarAnswer, NoteAnswer
+    from backbeat.generators.llm.schemas import BarAnswer, NoteAnswer
 
     bars = [BarAnswer(bar=0, notes=[NoteAnswer(beat=0, pitch=36)]), BarAnswer(bar=1, notes=[NoteAnswer(beat=2.5, pitch=38)])]
     assert [(n.tick, n.pitch) for n in from_bars(bars, 1920, 480)] == [(0, 36), (1920 + 1200, 38)]

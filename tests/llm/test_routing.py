@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from benchmarks.fake_llm import Reply
-from generators import pipeline, routing
-from generators.routing import Answer, Compose, Refine
+from backbeat.benchmarks.fake_llm import Reply
+from backbeat.generators import pipeline, routing
+from backbeat.generators.routing import Answer, Compose, Refine
 
 from .conftest import client_for
 

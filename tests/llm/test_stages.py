@@ -12,11 +12,11 @@ import pytest
 import trio
 
 from backbeat import cli
-from benchmarks.fake_llm import FakeLLMServer, Reply
-from benchmarks.simulated import SimulatedModel
-from generators import pipeline, session, validation
-from generators.model import PARTS
-from generators.settings import settings
+from backbeat.benchmarks.fake_llm import FakeLLMServer, Reply
+from backbeat.benchmarks.simulated import SimulatedModel
+from backbeat.generators import pipeline, session, validation
+from backbeat.generators.model import PARTS
+from backbeat.generators.settings import settings
 
 from .conftest import compose_with_llm, sources
 

@@ -9,11 +9,11 @@ import pytest
 import trio
 from pydantic import Field
 
-from generators.llm import LLMResponseError, response_format_for
-from generators.model import Model
+from backbeat.generators.llm import LLMResponseError, response_format_for
+from backbeat.generators.model import Model
 
 from .conftest import client_for
-from benchmarks.fake_llm import Reply
+from backbeat.benchmarks.fake_llm import Reply
 
 
 class Bar(Model):

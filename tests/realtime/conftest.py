@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from benchmarks import jack
-from benchmarks.jack import Receiver
+from backbeat.benchmarks import jack
+from backbeat.benchmarks.jack import Receiver
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"

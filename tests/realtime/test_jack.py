@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.client import EngineClient
-from engine.clock_sync import CLOCK, START, STOP, song_position
-from engine.commands import EngineConfig
-from engine.events import Note, note_events
-from engine.scheduler import PANIC_CONTROLLERS
-from engine.time import TempoMap
+from backbeat.engine.client import EngineClient
+from backbeat.engine.clock_sync import CLOCK, START, STOP, song_position
+from backbeat.engine.commands import EngineConfig
+from backbeat.engine.events import Note, note_events
+from backbeat.engine.scheduler import PANIC_CONTROLLERS
+from backbeat.engine.time import TempoMap
 
 from .conftest import Receiver, is_note, unique, wait_until
 
@@ -202,8 +202,8 @@ def test_shutdown_and_sigterm_end_sounding_notes_and_exit_quickly(receiver: Rece
 
 
 def test_play_command_plays_a_session_and_stops_cleanly_on_sigterm(receiver: Receiver, tmp_path: Path):
-    pipeline = pytest.importorskip("generators.pipeline")
-    session = pytest.importorskip("generators.session")
+    pipeline = pytest.importorskip("backbeat.generators.pipeline")
+    session = pytest.importorskip("backbeat.generators.session")
     song = pipeline.compose_sync("Trap beat, dark, 140 BPM", seed=5, bars=8)
     folder = tmp_path / "session"
     folder.mkdir()
@@ -232,7 +232,7 @@ def test_play_command_plays_a_session_and_stops_cleanly_on_sigterm(receiver: Rec
 
 
 def test_a_port_that_does_not_exist_is_a_clear_error(receiver: Receiver):
-    from engine.errors import PortNotFoundError
+    from backbeat.engine.errors import PortNotFoundError
 
     port = receiver.listen_virtual()
     with pytest.raises(PortNotFoundError, match=f"no jack output port matches 'no-such-synth'.*'{port}'"):

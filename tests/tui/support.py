@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from daemon.client import DaemonClient
-from daemon.framing import Decoder
+from backbeat.daemon.client import DaemonClient
+from backbeat.daemon.framing import Decoder
 
 FAST_SONG = "pop song at 300 bpm"
 """A prompt whose explicit tempo makes a bar 0.8 s, so bars, swaps and jumps come quickly."""

@@ -14,11 +14,11 @@ from typing import Any
 import msgpack
 import pytest
 
-from daemon.framing import Decoder, encode
-from daemon.protocol import hello
-from tui.client import DaemonLink
-from tui.errors import NotConnected, RequestFailed
-from tui.messages import Connected, DaemonEvent, Disconnected
+from backbeat.daemon.framing import Decoder, encode
+from backbeat.daemon.protocol import hello
+from backbeat.tui.client import DaemonLink
+from backbeat.tui.errors import NotConnected, RequestFailed
+from backbeat.tui.messages import Connected, DaemonEvent, Disconnected
 
 from .support import run
 

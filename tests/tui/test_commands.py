@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tui.commands import PLAIN_TEXT, SLASH, Action, help_lines, parse
-from tui.errors import InputError
+from backbeat.tui.commands import PLAIN_TEXT, SLASH, Action, help_lines, parse
+from backbeat.tui.errors import InputError
 
 
 @pytest.mark.parametrize(("line", "cmd", "args"), [

@@ -6,7 +6,7 @@ import asyncio
 
 from textual.widgets import Input
 
-from tui.app import BackbeatApp
+from backbeat.tui.app import BackbeatApp
 
 from .support import FAST_SONG, TEST_BACKOFF, run, until
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tui.widgets.log import swap_line
-from tui.widgets.timeline import LABEL, cell_state, columns, render_arrangement
-from tui.widgets.transport import transport_text
+from backbeat.tui.widgets.log import swap_line
+from backbeat.tui.widgets.timeline import LABEL, cell_state, columns, render_arrangement
+from backbeat.tui.widgets.transport import transport_text
 
 SECTIONS = [{"name": "intro", "bars": 4, "start_bar": 1}, {"name": "verse", "bars": 8, "start_bar": 5},
             {"name": "chorus", "bars": 4, "start_bar": 13}]

@@ -19,7 +19,7 @@ from typing import Any, get_args
 from rich.text import Text
 from textual.widget import Widget
 
-from daemon.protocol import Part
+from backbeat.daemon.protocol import Part
 
 PARTS: tuple[str, ...] = get_args(Part)
 LABEL = 8
