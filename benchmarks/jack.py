@@ -54,22 +54,33 @@ def server(prefix: str = "backbeat", period: int = 64) -> Iterator[str]:
 
 
 class Receiver:
-    """A JACK MIDI input client: every message with the perf_counter time it arrived."""
+    """A JACK MIDI input client: every message with the perf_counter time it arrived.
+
+    A reader thread drains rtmidi's queue every ``POLL_S`` instead of taking rtmidi's callback: the
+    callback runs Python on JACK's process thread, which then waits for the GIL whenever another
+    thread holds it and loses or garbles events (seen as a note-on missing in a busy test run).
+    Stamps are taken as the thread reads, so they are late by at most about one poll interval."""
+
+    POLL_S = 0.0002
 
     def __init__(self, client: str) -> None:
         import rtmidi
 
         self.client = client
-        self.midi = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client)
+        self.midi = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client, queue_size_limit=65536)
         self.midi.ignore_types(sysex=False, timing=False, active_sense=False)
         self.received: list[tuple[float, tuple[int, ...]]] = []
         self._lock = threading.Lock()
-        self.midi.set_callback(self._on_message)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=f"receiver-{client}", daemon=True)
+        self._thread.start()
 
-    def _on_message(self, event: tuple[list[int], float], _data: object) -> None:
-        stamp = time.perf_counter()
-        with self._lock:
-            self.received.append((stamp, tuple(event[0])))
+    def _read(self) -> None:
+        while not self._stop.wait(self.POLL_S):
+            while (got := self.midi.get_message()) is not None:
+                stamp = time.perf_counter()
+                with self._lock:
+                    self.received.append((stamp, tuple(got[0])))
 
     def listen_virtual(self, port: str = "in") -> str:
         """Open our own input port (for the engine to find by name); returns its full name."""
@@ -105,5 +116,7 @@ class Receiver:
         return found
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
         self.midi.close_port()
         self.midi.delete()
