@@ -12,7 +12,6 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from . import __version__
 from .commands import COMMANDS
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -22,16 +21,39 @@ class UsageError(ValueError):
     """The command line itself is wrong (raised by handlers for cross-argument checks)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """``--version``, reading the installed metadata only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit", default=argparse.SUPPRESS)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args) -> None:
+        from . import __version__
+
+        parser.exit(message=f"backbeat {__version__}\n")
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; only the module of the command in ``argv`` is imported and adds its
+    options (the others are listed with their help, which is all ``--help`` shows of them)."""
     parser = argparse.ArgumentParser(
         prog="backbeat",
         description="One sentence in; a song out of a MIDI port and into an MPC Beats session folder.",
     )
-    parser.add_argument("--version", action="version", version=f"backbeat {__version__}")
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f".commands.{name}", __package__).register(sub)
+    words = sys.argv[1:] if argv is None else argv
+    chosen = next((w for w in words if not w.startswith("-")), None)
+    module = COMMANDS[chosen][0] if chosen in COMMANDS else None
+    first: dict[str, str] = {}
+    for name, (owner, _) in COMMANDS.items():
+        first.setdefault(owner, name)
+    for name, (owner, help_text) in COMMANDS.items():
+        if owner != module:
+            sub.add_parser(name, help=help_text)
+        elif first[owner] == name:  # the chosen command's module adds all of its commands, in place
+            importlib.import_module(f".commands.{owner}", __package__).register(sub)
     return parser
 
 
@@ -46,7 +68,7 @@ def one_line(error: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or EXIT_OK)

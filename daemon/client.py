@@ -15,7 +15,7 @@ from typing import Any
 from .address import default_socket, token_file, use_tcp
 from .errors import BadClientInput, ClientError, DaemonError, NotRunningError
 from .framing import Decoder, encode
-from .protocol import PROTOCOL, request
+from .envelope import PROTOCOL, request
 
 _INPUT_CODES = {"bad_args", "not_found", "unknown_command", "bad_frame"}
 

@@ -1,4 +1,5 @@
-"""The protocol of docs/PROTOCOL.md as values: envelopes, every command's arguments, event payloads.
+"""The protocol of docs/PROTOCOL.md as values: every command's arguments and event payloads (the
+envelope builders live in ``envelope``, re-exported here).
 
 No I/O and no trio: the daemon and the TUI (asyncio) share this module. ``parse_request`` turns a
 decoded frame into a validated ``Request`` or raises ``ProtocolError`` with the error code the
@@ -11,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-PROTOCOL = 1
+from .envelope import PROTOCOL, error, event, frame_id, hello, ok, request  # noqa: F401 (the envelope, re-exported)
+
 Part = Literal["drums", "bass", "chords", "lead"]
 ErrorCode = Literal[
     "bad_frame", "too_large", "unknown_command", "bad_args", "not_found", "conflict", "unavailable", "failed", "internal"
@@ -154,37 +156,6 @@ def parse_request(frame: dict[str, Any]) -> Request:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "args"
         raise ProtocolError("bad_args", f"{cmd}: {where}: {first['msg']}") from None
-
-
-def frame_id(frame: object) -> int | None:
-    """The request id of a frame, when it has a usable one (for error replies to bad frames)."""
-    if isinstance(frame, dict) and type(frame.get("id")) is int:
-        return frame["id"]
-    return None
-
-
-# --- envelopes ----------------------------------------------------------------------------------
-
-
-def hello(version: str) -> dict[str, Any]:
-    return {"type": "hello", "protocol": PROTOCOL, "version": version}
-
-
-def ok(request_id: int, result: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "response", "id": request_id, "ok": True, "result": result}
-
-
-def error(request_id: int | None, code: ErrorCode, message: str) -> dict[str, Any]:
-    return {"type": "response", "id": request_id, "ok": False, "error": {"code": code, "message": message}}
-
-
-def event(name: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "event", "event": name, "data": data}
-
-
-def request(request_id: int, cmd: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A client's request frame."""
-    return {"type": "request", "id": request_id, "cmd": cmd, "args": args or {}}
 
 
 # --- payloads (results and events) ------------------------------------------------------------------

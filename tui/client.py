@@ -24,7 +24,7 @@ from textual.message import Message
 
 from backbeat.daemon.address import default_socket, token_file, use_tcp
 from backbeat.daemon.framing import Decoder, FrameError, encode
-from backbeat.daemon.protocol import PROTOCOL, request
+from backbeat.daemon.envelope import PROTOCOL, request
 
 from .errors import NotConnected, RequestFailed
 from .messages import Connected, DaemonEvent, Disconnected

@@ -1,9 +1,11 @@
-"""``backbeat bench pipeline|timing [--json]``: run a benchmark and report what it measured."""
+"""``backbeat bench pipeline|timing|daemon|refine|swaps|llm|cli [--json]``: run a benchmark and report what it measured."""
 
 from __future__ import annotations
 
 import argparse
 import json
+
+from . import add_command
 
 
 def _pipeline(args: argparse.Namespace) -> int:
@@ -15,7 +17,7 @@ def _pipeline(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="benchmarks: pipeline speed, engine timing, the live daemon")
+    parser = add_command(sub, "bench")
     which = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     p = which.add_parser("pipeline", help="time the algorithmic pipeline on a 64-bar, 4-part song")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -23,10 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bars", type=int, default=64)
     p.set_defaults(run=_pipeline)
 
-    from backbeat.benchmarks import daemon, llm, refine, swaps, timing  # each defines its own options
+    from backbeat.benchmarks import cli, daemon, llm, refine, swaps, timing  # each defines its own options
 
     timing.register(which)
     daemon.register(which)
     refine.register(which)
     swaps.register(which)
     llm.register(which)
+    cli.register(which)

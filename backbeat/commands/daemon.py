@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..cli import UsageError
-from .play import add_midi_arguments, engine_config
+from . import add_command
+from .options import add_midi_arguments, add_socket_argument, engine_config
 
 
 def _socket(args: argparse.Namespace) -> Path | None:
@@ -121,47 +122,42 @@ def _regenerate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_socket_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--socket", type=Path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    d = sub.add_parser("daemon", help="run the background service in the foreground")
+    d = add_command(sub, "daemon")
     add_socket_argument(d)
     add_midi_arguments(d)
     d.add_argument("--controller", metavar="MAP", help="controller map in config/controllers (e.g. generic-pads)")
     d.add_argument("--record", type=Path, help=argparse.SUPPRESS)
     d.set_defaults(run=_daemon)
 
-    s = sub.add_parser("status", help="what the daemon is playing")
+    s = add_command(sub, "status")
     add_socket_argument(s)
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=_status)
 
-    for name, help_text in (("stop", "stop playback (every note ended)"), ("panic", "end every note, all notes/sound off"),
-                            ("shutdown", "stop playback and end the daemon")):
-        p = sub.add_parser(name, help=help_text)
+    for name in ("stop", "panic", "shutdown"):
+        p = add_command(sub, name)
         add_socket_argument(p)
         p.set_defaults(run=_simple(name))
 
-    j = sub.add_parser("jump", help="jump to a section at the next boundary")
+    j = add_command(sub, "jump")
     add_socket_argument(j)
     j.add_argument("section", help="section name (chorus 2), kind (chorus) or number (1 = the first)")
     j.add_argument("--bar", action="store_true", help="at the next bar instead of the next section boundary")
     j.set_defaults(run=_jump)
 
-    t = sub.add_parser("tempo", help="change the tempo from the next bar")
+    t = add_command(sub, "tempo")
     add_socket_argument(t)
     t.add_argument("bpm", type=float)
     t.set_defaults(run=_tempo)
 
-    m = sub.add_parser("mute", help="mute a part from the next bar")
+    m = add_command(sub, "mute")
     add_socket_argument(m)
     m.add_argument("part", choices=("drums", "bass", "chords", "lead"))
     m.add_argument("--off", action="store_true", help="unmute")
     m.set_defaults(run=_mute)
 
-    r = sub.add_parser("regenerate", help="write a new version of a part; it lands at the next section")
+    r = add_command(sub, "regenerate")
     add_socket_argument(r)
     r.add_argument("part", choices=("drums", "bass", "chords", "lead"))
     r.set_defaults(run=_regenerate)

@@ -18,6 +18,8 @@ from backbeat.generators.errors import BadRequestError
 from backbeat.generators.llm.stages import backend_for
 from backbeat.generators.settings import settings
 
+from . import add_command
+
 _MARK = {"start": "→", "done": "✓", "retry": "↻", "failed": "✗"}
 
 
@@ -27,7 +29,7 @@ def print_progress(p: pipeline.Progress) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("generate", help="compose a song from a prompt into a session folder")
+    parser = add_command(sub, "generate")
     parser.add_argument("prompt", nargs="?", help='e.g. "Frank Ocean meets Burial, late-night vibes"')
     parser.add_argument("--out", type=Path, help="folder for session folders (default: OUTPUT_DIR)")
     parser.add_argument("--seed", type=int, help="same seed, same song (default: random, recorded in the session)")

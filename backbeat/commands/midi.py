@@ -15,11 +15,12 @@ from backbeat.generators.errors import BadRequestError, MidiDataError
 from backbeat.generators.files import atomic_write
 
 from ..cli import EXIT_OK, EXIT_USAGE
+from . import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "midi", help="convert, merge, split and check Standard MIDI Files",
+    parser = add_command(
+        subparsers, "midi",
         description="Convert, merge, split and check Standard MIDI Files.",
     )
     actions = parser.add_subparsers(dest="midi_action", metavar="ACTION", required=True)

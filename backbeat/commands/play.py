@@ -20,59 +20,26 @@ from backbeat.engine.client import EngineClient
 from backbeat.engine.commands import EngineConfig, Telemetry
 from backbeat.engine.events import Clip, clip_events
 from backbeat.engine.feed import Feeder
-from backbeat.engine.time import PPQ, Meter, TempoMap
+from backbeat.engine.time import PPQ
 
-API_CHOICES = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor", "null")
+from . import add_command
+from .options import add_midi_arguments, add_socket_argument, check_agrees, engine_config
+
 TURN = 0.02
 """Seconds between feed-loop turns (the engine wakes the loop sooner with telemetry)."""
 MIN_HORIZON = 0.25
 """Seconds: the feed loop must stay ahead of one telemetry interval plus a turn."""
 
 
-def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
-    """The port options shared by every command that plays (``play``, and the daemon's)."""
-    parser.add_argument("--midi-api", choices=API_CHOICES, default=None, help="MIDI system (default: settings, auto)")
-    parser.add_argument(
-        "--port", action="append", default=[], metavar="NAME",
-        help="play into existing output ports whose names contain NAME (repeatable); default: a virtual port",
-    )
-    parser.add_argument(
-        "--clock-out", action="append", nargs="?", const="", metavar="NAME",
-        help="send MIDI clock (24 ppqn, start/stop, song position) to the note outputs, or to ports matching NAME",
-    )
-    parser.add_argument("--follow-clock", metavar="NAME", help="take tempo and start/stop from MIDI clock on input NAME")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("play", help="play a prompt or a session folder in real time")
+    parser = add_command(sub, "play")
     parser.add_argument("target", metavar="PROMPT|SESSION_DIR", help="a prompt to compose, or a folder written by backbeat generate")
     add_midi_arguments(parser)
     parser.add_argument("--loop", action="store_true", help="start again at the end, seamlessly (a prompt always loops)")
     parser.add_argument("--seed", type=int, help="for a prompt: same seed, same song")
     parser.add_argument("--bars", type=int, help="for a prompt: total length in bars")
-    parser.add_argument("--socket", type=Path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
+    add_socket_argument(parser)
     parser.set_defaults(run=run)
-
-
-def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter) -> EngineConfig:
-    """An EngineConfig from the command line, with the user's playback settings as defaults."""
-    from backbeat.generators.settings import settings  # the CLI process may use pydantic; the engine may not
-
-    playback = settings().playback
-    clock_out = None
-    if args.clock_out is not None:
-        names = tuple(n for n in args.clock_out if n)
-        clock_out = () if "" in args.clock_out else names
-    return EngineConfig(
-        midi_api=args.midi_api or playback.midi_api,
-        ports=tuple(args.port),
-        client_name=playback.client_name,
-        port_name=playback.port_name,
-        clock_out=clock_out,
-        follow=args.follow_clock,
-        tempo=tempo,
-        meter=meter,
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     is_session = folder.is_dir()
     try:
         with DaemonClient(args.socket) as client:
+            check_agrees(args, client.request("status"), str(client.path))
             if is_session:
                 t = client.request("play", session=str(folder.resolve()), loop=args.loop)
                 print(f"backbeat: the daemon plays {folder} from bar {t['bar']} ({t['section']})", file=sys.stderr)

@@ -7,9 +7,11 @@ import argparse
 from backbeat.engine.errors import NoMidiApiError
 from backbeat.engine.ports import DISPLAY, choose_api, list_ports, platform_apis, probe
 
+from . import add_command
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("ports", help="list MIDI outputs and inputs for each usable MIDI system")
+    parser = add_command(sub, "ports")
     parser.add_argument(
         "--midi-api", choices=("auto", "alsa", "jack", "coremidi", "winmm"), default="auto",
         help="only this MIDI system (default: every one this platform has)",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_command
+
 PARTS = ("drums", "bass", "chords", "lead")
 
 
@@ -85,7 +87,7 @@ def _choose(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    r = sub.add_parser("refine", help="change a session: \"bass too busy\", \"3rd chord darker\", \"tempo 96\"")
+    r = add_command(sub, "refine")
     r.add_argument("--session", type=Path, required=True, metavar="DIR")
     r.add_argument("text", nargs="*", help="what to change, in words")
     r.add_argument("--undo", action="store_true", help="undo the last change")
@@ -94,13 +96,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--offline", action="store_true", help="read the request by the rules only, even when a model is configured")
     r.set_defaults(run=_refine)
 
-    a = sub.add_parser("alternatives", help="make variants of a part to compare (A best match, B bolder, C another approach)")
+    a = add_command(sub, "alternatives")
     a.add_argument("--session", type=Path, required=True, metavar="DIR")
     a.add_argument("part", choices=PARTS)
     a.add_argument("-n", type=int, default=3, help="how many (default 3)")
     a.set_defaults(run=_alternatives)
 
-    c = sub.add_parser("choose", help="make one of a part's alternatives the part")
+    c = add_command(sub, "choose")
     c.add_argument("--session", type=Path, required=True, metavar="DIR")
     c.add_argument("part", choices=PARTS)
     c.add_argument("label", help="A, B, C, ...")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import add_command
+
 
 def _install(args: argparse.Namespace) -> int:
     from backbeat.daemon import service
@@ -32,7 +34,7 @@ def _uninstall(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("service", help="run the daemon in the background at login (install | uninstall)")
+    parser = add_command(sub, "service")
     actions = parser.add_subparsers(dest="service_action", metavar="ACTION", required=True)
     install = actions.add_parser("install", help="write a systemd user unit (Linux) or launchd agent (macOS); Windows: print the steps")
     install.add_argument("--controller", metavar="MAP", help="controller map for the service's daemon (e.g. generic-pads)")

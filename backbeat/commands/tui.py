@@ -9,6 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from . import add_command
+
 
 def _run(args: argparse.Namespace) -> int:
     if not args.web and (args.host is not None or args.port is not None):
@@ -35,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("tui", help="the terminal UI of a running daemon (or --web: in a browser)")
+    parser = add_command(sub, "tui")
     parser.add_argument("--socket", type=Path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
     parser.add_argument("--web", action="store_true", help="serve the TUI in a browser (textual-serve)")
     parser.add_argument("--host", help="with --web: address to listen on (default: localhost)")

@@ -1,0 +1,91 @@
+"""Options shared by several commands: the MIDI port options of everything that plays, the daemon
+socket of every client. Cheap to import (the thin clients register them)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backbeat.engine.commands import EngineConfig
+    from backbeat.engine.time import Meter, TempoMap
+
+API_CHOICES = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor", "null")
+
+
+def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
+    """The port options shared by every command that plays (``play``, and the daemon's)."""
+    parser.add_argument("--midi-api", choices=API_CHOICES, default=None, help="MIDI system (default: settings, auto)")
+    parser.add_argument(
+        "--port", action="append", default=[], metavar="NAME",
+        help="play into existing output ports whose names contain NAME (repeatable); default: a virtual port",
+    )
+    parser.add_argument(
+        "--clock-out", action="append", nargs="?", const="", metavar="NAME",
+        help="send MIDI clock (24 ppqn, start/stop, song position) to the note outputs, or to ports matching NAME",
+    )
+    parser.add_argument("--follow-clock", metavar="NAME", help="take tempo and start/stop from MIDI clock on input NAME")
+
+
+def add_socket_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--socket", type=Path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
+
+
+def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter) -> EngineConfig:
+    """An EngineConfig from the command line, with the user's playback settings as defaults."""
+    from backbeat.engine.commands import EngineConfig
+    from backbeat.generators.settings import settings  # the CLI process may use pydantic; the engine may not
+
+    playback = settings().playback
+    clock_out = None
+    if args.clock_out is not None:
+        names = tuple(n for n in args.clock_out if n)
+        clock_out = () if "" in args.clock_out else names
+    return EngineConfig(
+        midi_api=args.midi_api or playback.midi_api,
+        ports=tuple(args.port),
+        client_name=playback.client_name,
+        port_name=playback.port_name,
+        clock_out=clock_out,
+        follow=args.follow_clock,
+        tempo=tempo,
+        meter=meter,
+    )
+
+
+def disagreements(args: argparse.Namespace, status: dict) -> list[str]:
+    """What the command line asks of the MIDI output that a running daemon does otherwise (from its
+    ``status``), one phrase each; empty when every option given agrees (options left out always do).
+
+    A client such as ``play`` hands its song to the daemon that runs; it cannot re-open the daemon's
+    ports, so an option it would silently drop is said instead.
+    """
+    engine, ports = status.get("engine") or {}, status.get("ports") or []
+    found: list[str] = []
+    api = getattr(args, "midi_api", None)
+    if api and api != "auto" and api != engine.get("api"):
+        found.append(f"--midi-api {api} (the daemon plays through {engine.get('api') or 'no MIDI system'})")
+    names = [p.get("name", "") for p in ports if "notes" in p.get("role", "")]
+    for pattern in getattr(args, "port", None) or []:
+        if not any(pattern in name for name in names):
+            found.append(f"--port {pattern} (the daemon plays into {', '.join(names) or 'no port'})")
+    if getattr(args, "clock_out", None) is not None and not any("clock" in p.get("role", "") for p in ports):
+        found.append("--clock-out (the daemon sends no MIDI clock)")
+    if getattr(args, "follow_clock", None) and not any(p.get("role") == "follow" for p in ports):
+        found.append(f"--follow-clock {args.follow_clock} (the daemon follows no clock)")
+    return found
+
+
+def check_agrees(args: argparse.Namespace, status: dict, socket: str) -> None:
+    """Raise the one-line usage error for ``disagreements``, with the two ways out.
+
+    Raises:
+        UsageError: an option disagrees with the running daemon.
+    """
+    found = disagreements(args, status)
+    if found:
+        from backbeat.cli import UsageError
+
+        raise UsageError(f"a backbeat daemon is running on {socket} and these options disagree with it: "
+                         f"{'; '.join(found)}. Leave them out to play through it, or stop it first (backbeat shutdown)")

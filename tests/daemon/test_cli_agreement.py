@@ -1,0 +1,51 @@
+"""A client's port options that disagree with the running daemon are said, never dropped (issue 9):
+``backbeat play SESSION --midi-api jack`` with a daemon on another MIDI system used to play through
+that daemon in silence."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from backbeat.commands.options import disagreements
+from backbeat.generators import pipeline, session
+
+STATUS = {"engine": {"api": "alsa"}, "ports": [{"name": "backbeat:out", "role": "notes", "up": True}]}
+
+
+def args(**kw) -> argparse.Namespace:
+    return argparse.Namespace(**({"midi_api": None, "port": [], "clock_out": None, "follow_clock": None} | kw))
+
+
+def test_options_left_out_or_agreeing_are_fine():
+    assert disagreements(args(), STATUS) == []
+    assert disagreements(args(midi_api="alsa", port=["backbeat"]), STATUS) == []
+    assert disagreements(args(midi_api="auto"), STATUS) == []
+
+
+def test_each_disagreeing_option_is_named_with_what_the_daemon_does():
+    found = disagreements(args(midi_api="jack", port=["IAC"], clock_out=[""], follow_clock="MPC"), STATUS)
+    assert found == [
+        "--midi-api jack (the daemon plays through alsa)",
+        "--port IAC (the daemon plays into backbeat:out)",
+        "--clock-out (the daemon sends no MIDI clock)",
+        "--follow-clock MPC (the daemon follows no clock)",
+    ]
+    with_clock = {**STATUS, "ports": [{"name": "backbeat:out", "role": "notes+clock", "up": True}]}
+    assert disagreements(args(clock_out=[""]), with_clock) == []
+
+
+def test_play_through_a_daemon_on_another_midi_api_is_one_line_and_plays_nothing(daemon_process, tmp_path):
+    folder = tmp_path / "session"
+    folder.mkdir()
+    session.write(folder, pipeline.compose_sync("lofi study beats", seed=2, bars=4), [])
+    run = subprocess.run(
+        [sys.executable, "-m", "backbeat", "play", str(folder), "--midi-api", "jack", "--socket", str(daemon_process.socket)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--midi-api jack (the daemon plays through null)" in lines[0] and "backbeat shutdown" in lines[0]
+    with daemon_process.client() as client:
+        assert client.request("status")["transport"]["state"] == "stopped", "nothing was handed to the daemon"
