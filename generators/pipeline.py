@@ -26,7 +26,7 @@ from .arrangement import arrangement
 from .bass import bass
 from .chords import chords
 from .drums import drums
-from .errors import BadRequestError, GeneratorError, SessionError, StageError, first_error
+from .errors import BadRequestError, ConfigError, GeneratorError, SessionError, StageError, first_error
 from .harmony import progression
 from .intent import check_bars, decompose, explicit_bars, explicit_tempo
 from .melody import lead
@@ -222,12 +222,13 @@ def new_draft(prompt: str, *, seed: int | None = None, bars: int | None = None) 
 
 
 async def _attempt(stage: Stage, draft: Draft, attempts: int, on_progress: ProgressSink, index: int) -> Draft:
-    """Run ``stage`` up to ``attempts`` times; bad input is never retried."""
+    """Run ``stage`` up to ``attempts`` times; bad input and a broken config table are never retried
+    (another attempt varies the seed, which mends neither)."""
     for attempt in range(1, attempts + 1):
         started = time.perf_counter()
         try:
             result = await stage.run(draft, attempt)
-        except BadRequestError:
+        except (BadRequestError, ConfigError):
             raise
         except (GeneratorError, ValidationError, ValueError, KeyError, IndexError) as e:
             if attempt == attempts:
@@ -328,8 +329,8 @@ async def run(
             from .gates import compose_with_gates  # gates build on this module
 
             draft = await compose_with_gates(draft, ask, **options)
-    except BadRequestError:
-        if fresh:  # bad input leaves nothing behind; anything else stays resumable
+    except (BadRequestError, ConfigError):
+        if fresh:  # bad input or a broken table leaves nothing behind; anything else stays resumable
             shutil.rmtree(folder, ignore_errors=True)
         raise
     session.write(folder, draft.song(), draft.stages)

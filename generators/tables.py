@@ -73,12 +73,15 @@ def _read(name: str) -> tuple[Path, dict]:
     raise ConfigError(f"config table {name}.toml not found in {USER_CONFIG_DIR} or {CONFIG_DIR}")
 
 
-def _validate(model: type[T], path: Path, data: dict) -> T:
+def _validate(model: type[T], origin: dict[str, Path], data: dict) -> T:
+    """``data`` as ``model``; an error names the file whose top-level key holds the bad field."""
     try:
         return model.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        key = str(first["loc"][0]) if first["loc"] else ""
+        path = origin.get(key) or next(iter(origin.values()))
         raise ConfigError(f"{path}: {where}: {first['msg']} ({e.error_count()} error(s))") from e
 
 
@@ -90,15 +93,16 @@ def load(model: type[T], *names: str) -> T:
     top-level keys.
     """
     merged: dict = {}
-    paths = []
+    origin: dict[str, Path] = {}
     for name in names:
         path, data = _read(name)
-        paths.append(path)
         if name in model.model_fields and name not in data:
             merged[name] = data
+            origin[name] = path
         else:
             merged.update(data)
-    return _validate(model, paths[0] if len(paths) == 1 else paths[0].parent, merged)
+            origin.update(dict.fromkeys(data, path))
+    return _validate(model, origin or {"": CONFIG_DIR}, merged)
 
 
 class Tables:
