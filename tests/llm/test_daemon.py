@@ -24,7 +24,7 @@ from backbeat.engine.monitor import read_record
 from backbeat.generators import session
 from backbeat.generators.pipeline import compose_sync
 from backbeat.generators.settings import PlaybackSettings
-from tests.daemon.conftest import TrioClient
+from tests.daemon.conftest import RECORD_STALE_AFTER, TrioClient
 from backbeat.benchmarks.swaps import reference
 
 from .conftest import settings_for
@@ -50,7 +50,8 @@ async def llm_daemon(tmp_path: Path, model: SimulatedModel, **settings: Any) -> 
     with FakeLLMServer(model=model) as server:
         options = daemon_main.DaemonOptions(
             socket=tmp_path / "d.sock",
-            engine=EngineConfig(midi_api="record", record_path=str(tmp_path / "engine.record"), rt_priority=0, nice=0),
+            engine=EngineConfig(midi_api="record", record_path=str(tmp_path / "engine.record"), rt_priority=0, nice=0,
+                                stale_after=RECORD_STALE_AFTER),
             settings=settings_for(server.url, output_dir=tmp_path / "out", playback=PlaybackSettings(commit_horizon_ms=200), **settings),
             memory=Memory(tmp_path / "state.json"),
         )
@@ -66,6 +67,15 @@ def note_ons(record: Path, lo: int = 0, hi: int = 10**12) -> list[tuple[int, str
     rows = read_record(str(record)) if record.exists() else []
     return sorted((t, track, m[1], m[2]) for t, track, m in rows
                   if isinstance(m, tuple) and m[0] & 0xF0 == 0x90 and m[2] > 0 and lo <= t < hi)
+
+
+async def until_recorded(record: Path, tick: int, timeout: float = 60.0) -> None:
+    """Wait until the engine has sent a note at or after ``tick``: what sounded is read from the
+    recording, so on a loaded machine the test waits for the engine, not for the wall clock (the
+    transport's tick runs on time even while a starved engine is still sending what was due)."""
+    with trio.fail_after(timeout):
+        while not note_ons(record, tick):
+            await trio.sleep(0.1)
 
 
 async def play(client: TrioClient) -> str:
@@ -87,8 +97,7 @@ async def test_model_clips_replace_drafts_only_on_section_boundaries(tmp_path):
         assert "fallback" not in done["message"]
         swaps = [s for s in events(c, "swap") if "(llm)" in s["detail"] and not s["landed"]]
         last = max(s["tick"] for s in swaps)
-        while (await c.ok("status"))["transport"]["tick"] < last + 2 * BAR:
-            await trio.sleep(0.1)
+        await until_recorded(record, last + 2 * BAR)
         await c.ok("stop")
         await trio.sleep(0.3)
         folder = next((tmp_path / "out").glob("session-*"))
