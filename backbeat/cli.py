@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import traceback
 from collections.abc import Sequence
 
 from .commands import COMMANDS
@@ -77,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as error:  # the one place a foreign error becomes a user's line
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         print(f"backbeat: error: {one_line(error)}", file=sys.stderr)
         return exit_code_for(error)

@@ -8,14 +8,14 @@ import sys
 import warnings
 from pathlib import Path
 
-import platformdirs
-
 
 def default_socket() -> Path:
     """``BACKBEAT_SOCKET``, else ``backbeat.sock`` in the user runtime folder."""
     env = os.environ.get("BACKBEAT_SOCKET")
     if env:
         return Path(env)
+    import platformdirs  # only here: a client given BACKBEAT_SOCKET never needs it
+
     with warnings.catch_warnings():  # no XDG_RUNTIME_DIR (a container, a cron job): its fallback is fine
         warnings.simplefilter("ignore")
         return Path(platformdirs.user_runtime_dir("backbeat")) / "backbeat.sock"

@@ -7,15 +7,17 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .address import default_socket, token_file, use_tcp
 from .errors import BadClientInput, ClientError, DaemonError, NotRunningError
 from .framing import Decoder, encode
 from .envelope import PROTOCOL, request
+
+if TYPE_CHECKING:
+    import subprocess
 
 _INPUT_CODES = {"bad_args", "not_found", "unknown_command", "bad_frame"}
 

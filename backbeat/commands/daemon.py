@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,8 @@ def daemon_options(args: argparse.Namespace, **extra: Any):
 
     engine = engine_config(args, TempoMap(), Meter())
     if getattr(args, "record", None) is not None:  # hidden: tests check every message the engine sent
+        import dataclasses
+
         engine = dataclasses.replace(engine, midi_api="record", record_path=str(args.record))
     return DaemonOptions(
         socket=args.socket or default_socket(),
@@ -65,6 +65,8 @@ def _call(args: argparse.Namespace, cmd: str, **params: Any) -> dict[str, Any]:
 def _status(args: argparse.Namespace) -> int:
     status = _call(args, "status")
     if args.json:
+        import json
+
         print(json.dumps(status, indent=2))
         return 0
     t, s, e = status["transport"], status["session"], status["engine"]
