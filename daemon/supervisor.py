@@ -67,7 +67,7 @@ class Supervisor:
 
     def generate(self, prompt: str, *, seed: int | None, bars: int | None, play: bool) -> pipeline.Draft:
         try:
-            draft = pipeline.new_draft(prompt, seed=seed, bars=bars)
+            draft = pipeline.new_draft(prompt, seed=seed, bars=bars, drum_map=self.settings.drum_map)
         except BadRequestError as e:
             raise ProtocolError("bad_args", str(e)) from None
         if self._job is not None:

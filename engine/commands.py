@@ -41,12 +41,21 @@ class EngineConfig:
     """A note-on that comes due this many seconds late is dropped instead of played."""
     record_path: str | None = None
     """File the ``record`` API writes to."""
+    link: bool = False
+    """Join an Ableton Link session: tempo and bar phase follow it (``engine.link``)."""
+    link_start_stop: bool = False
+    """With ``link``: start and stop with the session's transport, and share ours."""
+    drum_notes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    """Drum maps per note output: (port name substring, "" for every output; the 128 notes that
+    channel-10 notes are sent as). The first row that matches a port is its map; none: unchanged."""
 
     def __post_init__(self) -> None:
         if self.midi_api not in MIDI_APIS:
             raise ValueError(f"unknown MIDI API {self.midi_api!r} (choose from {', '.join(MIDI_APIS)})")
         if self.midi_api == "record" and not self.record_path:
             raise ValueError("the record API needs a record_path")
+        if self.link and self.follow is not None:
+            raise ValueError("follow a MIDI clock or join Link, not both: each would drive the tempo")
 
 
 # --- owner -> engine ---------------------------------------------------------------------------

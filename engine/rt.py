@@ -30,6 +30,7 @@ from .commands import (
     SetTempo, SetTempoMap, Shutdown, Start, Stop, Telemetry,
 )
 from .errors import EngineError
+from .notemap import mapped
 from .outbox import Outbox
 from .ports import PortSet, open_ports
 from .priority import Granted, make_timely
@@ -96,7 +97,7 @@ class Engine:
         self.config, self.ports, self.outbox, self.granted = config, ports, outbox, granted
         self.commands, self.wake, self.inbox = commands, wake, inbox
         self.scheduler = Scheduler([p.label for p in ports.notes], config.tempo, stale_after=config.stale_after)
-        self.outputs = {p.label: p for p in ports.notes}
+        self.outputs = {p.label: mapped(p, config.drum_notes) for p in ports.notes}
         self.clock_out = ClockOut() if ports.clock else None
         self.follower = ClockFollower() if ports.follow else None
         self.stats = LatencyHistogram()

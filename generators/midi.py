@@ -18,6 +18,7 @@ import mido
 
 from backbeat.engine.time import PPQ, Meter as TimeMeter
 
+from .drum_maps import note_table
 from .errors import BadRequestError, MidiDataError
 from .model import Key, Part, SongState, Track
 
@@ -136,15 +137,17 @@ def key_signature(key: Key) -> str:
 
 
 def _spans(song: SongState, track: Track) -> list[tuple[int, int, int, int]]:
-    """(start, stop, pitch, velocity) of every note, cut at the song's end, no same-pitch overlaps.
+    """(start, stop, pitch, velocity) of every note, cut at the song's end, no same-pitch overlaps;
+    drum notes as the song's drum map sends them.
 
     A note that starts while the same pitch still sounds stops the earlier one (a retrigger); two
     notes of one pitch at one tick become one, as long as the longer. So the file never holds
     two note-ons of a key without a note-off between them.
     """
     bar, end = _grid(song)
+    notes = note_table(song.drum_map) if track.part == "drums" else range(128)  # roles -> the kit's notes
     raw = sorted(
-        (clip.start_bar * bar + n.tick, n.pitch, n.duration, n.velocity)
+        (clip.start_bar * bar + n.tick, notes[n.pitch], n.duration, n.velocity)
         for clip in track.clips
         for n in clip.notes
     )

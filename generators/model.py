@@ -456,6 +456,9 @@ class SongState(Model):
     history: list[HistoryEntry] = []
     alternatives: dict[Part, list[Alternative]] = {}
     """Variants made for each part (chosen or not), newest last."""
+    drum_map: str = "gm"
+    """The drum map (config/drum_maps) the session's MIDI files are written for; drum notes in
+    ``tracks`` stay General MIDI numbers (the roles) whatever the map."""
 
     def track(self, part: Part) -> Track:
         for t in self.tracks:

@@ -25,6 +25,7 @@ from . import session, sound, validation
 from .arrangement import arrangement
 from .bass import bass
 from .chords import chords
+from . import drum_maps
 from .drums import drums
 from .errors import BadRequestError, ConfigError, GeneratorError, SessionError, StageError, first_error
 from .harmony import progression
@@ -48,6 +49,8 @@ class Draft(Model):
     arrangement: Arrangement | None = None
     tracks: list[Track] = []
     stages: list[StageRecord] = []
+    drum_map: str = "gm"
+    """The drum map the session's files are written for (config/drum_maps)."""
 
     def song(self) -> SongState:
         if self.intent is None or self.progression is None or self.arrangement is None:
@@ -59,6 +62,7 @@ class Draft(Model):
             progression=self.progression,
             arrangement=self.arrangement,
             tracks=self.tracks,
+            drum_map=self.drum_map,
         )
 
 
@@ -204,8 +208,8 @@ def _ignore(_: Progress) -> None:
     pass
 
 
-def new_draft(prompt: str, *, seed: int | None = None, bars: int | None = None) -> Draft:
-    """A draft for ``prompt``, its input checked before anything runs."""
+def new_draft(prompt: str, *, seed: int | None = None, bars: int | None = None, drum_map: str = "gm") -> Draft:
+    """A draft for ``prompt`` (its files written for ``drum_map``), its input checked before anything runs."""
     if not prompt.strip():
         raise BadRequestError('the prompt is empty: describe the song, e.g. "Frank Ocean meets Burial, late-night vibes"')
     # Numbers stated in the prompt are checked here too, so bad input fails before stage 1 starts
@@ -218,7 +222,8 @@ def new_draft(prompt: str, *, seed: int | None = None, bars: int | None = None) 
     seed = secrets.randbelow(2**31) if seed is None else seed
     if not 0 <= seed < 2**63:
         raise BadRequestError(f"seed {seed} is out of range: give 0 to 2^63-1")
-    return Draft(prompt=prompt.strip(), seed=seed, bars=bars, session_id=session.new_session_id())
+    drum_maps.drum_map(drum_map)  # an unknown map is bad input too
+    return Draft(prompt=prompt.strip(), seed=seed, bars=bars, session_id=session.new_session_id(), drum_map=drum_map)
 
 
 async def _attempt(stage: Stage, draft: Draft, attempts: int, on_progress: ProgressSink, index: int) -> Draft:

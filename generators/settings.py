@@ -34,6 +34,13 @@ class PlaybackSettings(BaseModel):
     """MIDI client name of the virtual output port."""
     port_name: str = "out"
     """Name of the virtual output port."""
+    drum_maps: dict[str, str] = {}
+    """Drum map per output port, by port name substring (e.g. {"loopMIDI" = "mpc-legacy"}); ports
+    not named here play ``drum_map``."""
+    link: bool = False
+    """Join an Ableton Link session (needs the ``link`` extra); off unless asked for."""
+    link_start_stop: bool = False
+    """With Link: start and stop with the session's transport (Link's start/stop sync)."""
 
 
 class Settings(BaseSettings):
@@ -68,6 +75,8 @@ class Settings(BaseSettings):
     """How the model writes a part's clip: a JSON note list, or a MIDI file as hex (the seed's mode)."""
     stage_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     """Attempts per pipeline stage before it fails (or falls back to the algorithmic stage)."""
+    drum_map: str = "gm"
+    """The drum map (config/drum_maps) new sessions' files are written for, and live playback's."""
     playback: PlaybackSettings = PlaybackSettings()
 
     @property

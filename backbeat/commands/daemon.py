@@ -10,7 +10,7 @@ from typing import Any
 
 from ..cli import UsageError
 from . import add_command
-from .options import add_midi_arguments, add_socket_argument, engine_config
+from .options import add_midi_arguments, add_socket_argument, drum_maps_of, engine_config
 
 
 def _socket(args: argparse.Namespace) -> Path | None:
@@ -27,6 +27,7 @@ def daemon_options(args: argparse.Namespace, **extra: Any):
     from backbeat.generators.settings import settings
 
     engine = engine_config(args, TempoMap(), Meter())
+    drum_map, _ = drum_maps_of(args)  # new songs' files are written for the default map
     if getattr(args, "record", None) is not None:  # hidden: tests check every message the engine sent
         import dataclasses
 
@@ -34,7 +35,7 @@ def daemon_options(args: argparse.Namespace, **extra: Any):
     return DaemonOptions(
         socket=args.socket or default_socket(),
         engine=engine,
-        settings=settings(),
+        settings=settings().model_copy(update={"drum_map": drum_map}),
         memory=Memory(),
         controller=getattr(args, "controller", None),
         **extra,

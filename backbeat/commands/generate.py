@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--offline", action="store_true", help="use the algorithmic generators even when an LLM is configured")
     parser.add_argument("--no-cache", action="store_true", help="ask the language model again instead of reusing cached answers")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue an interrupted run from its .partial folder")
+    parser.add_argument("--drum-map", metavar="NAME", help="write drums.mid for a kit: gm, mpc-legacy (MPC factory kits), mpc-chromatic (default: settings)")
     parser.add_argument("--ask", action="store_true", help="after intent, harmony, arrangement and parts, ask: keep, alternative, edit or quit")
     parser.set_defaults(run=run)
 
@@ -74,13 +75,13 @@ def terminal_gate() -> gates.Ask:
 
 def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
-        if args.prompt or args.seed is not None or args.bars is not None:
-            raise BadRequestError("--resume continues a run as it was started: give no prompt, --seed or --bars")
+        if args.prompt or args.seed is not None or args.bars is not None or args.drum_map is not None:
+            raise BadRequestError("--resume continues a run as it was started: give no prompt, --seed, --bars or --drum-map")
         draft, folder, out = pipeline.load_draft(args.resume), args.resume, args.resume.parent
     else:
         if args.prompt is None:
             raise BadRequestError("give a prompt, or --resume DIR")
-        draft = pipeline.new_draft(args.prompt, seed=args.seed, bars=args.bars)
+        draft = pipeline.new_draft(args.prompt, seed=args.seed, bars=args.bars, drum_map=args.drum_map or settings().drum_map)
         folder, out = None, args.out or settings().output_dir
     attempts = settings().stage_attempts
 

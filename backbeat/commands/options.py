@@ -26,18 +26,46 @@ def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
         help="send MIDI clock (24 ppqn, start/stop, song position) to the note outputs, or to ports matching NAME",
     )
     parser.add_argument("--follow-clock", metavar="NAME", help="take tempo and start/stop from MIDI clock on input NAME")
+    parser.add_argument(
+        "--drum-map", action="append", default=[], metavar="[PORT=]NAME",
+        help="drum notes for a kit: gm, mpc-legacy (MPC factory kits), mpc-chromatic; PORT=NAME for the ports matching PORT (repeatable)",
+    )
+    parser.add_argument("--link", action="store_true", default=None, help="join an Ableton Link session: follow its tempo and bar phase (needs the link extra)")
+    parser.add_argument("--link-start-stop", action="store_true", default=None, help="with --link: start and stop with the Link session's transport")
+
+
+def drum_maps_of(args: argparse.Namespace, fallback: str | None = None) -> tuple[str, dict[str, str]]:
+    """(the default drum map, a map per port pattern) from ``--drum-map`` over ``fallback`` (a
+    session's own map) over the settings. Raises BadRequestError for an unknown map."""
+    from backbeat.generators import drum_maps
+    from backbeat.generators.settings import settings
+
+    default, per_port = fallback or settings().drum_map, dict(settings().playback.drum_maps)
+    for value in getattr(args, "drum_map", None) or []:
+        port, _, name = value.rpartition("=")
+        if port:
+            per_port[port] = name
+        else:
+            default = name
+    for name in (default, *per_port.values()):
+        drum_maps.drum_map(name)
+    return default, per_port
 
 
 def add_socket_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--socket", type=Path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
 
 
-def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter) -> EngineConfig:
-    """An EngineConfig from the command line, with the user's playback settings as defaults."""
+def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter, *, drum_map: str | None = None) -> EngineConfig:
+    """An EngineConfig from the command line, with the user's playback settings as defaults
+    (``drum_map``: the session's own map, used when the command line names none)."""
     from backbeat.engine.commands import EngineConfig
+    from backbeat.generators.drum_maps import port_rows
     from backbeat.generators.settings import settings  # the CLI process may use pydantic; the engine may not
 
     playback = settings().playback
+    link = playback.link if getattr(args, "link", None) is None else args.link
+    start_stop = playback.link_start_stop if getattr(args, "link_start_stop", None) is None else args.link_start_stop
     clock_out = None
     if args.clock_out is not None:
         names = tuple(n for n in args.clock_out if n)
@@ -51,6 +79,9 @@ def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter) -> En
         follow=args.follow_clock,
         tempo=tempo,
         meter=meter,
+        drum_notes=port_rows(*drum_maps_of(args, drum_map)),
+        link=link or start_stop,
+        link_start_stop=start_stop,
     )
 
 

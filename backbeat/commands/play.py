@@ -72,7 +72,7 @@ def _play_session(args: argparse.Namespace, folder: Path) -> int:
     from backbeat.generators.session import load_song
 
     song = load_song(folder)
-    config = engine_config(args, tempo_map(song), meter(song))
+    config = engine_config(args, tempo_map(song), meter(song), drum_map=song.drum_map)
     return play_clips(song_clips(song), config, end=song_end(song), loop=args.loop, title=str(folder))
 
 
