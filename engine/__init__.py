@@ -11,6 +11,8 @@ Layers, bottom up:
 * ``stats``       the bounded lateness histogram.
 * ``commands``    what crosses the pipe: config, commands, telemetry (frozen dataclasses).
 * ``ports``       python-rtmidi outputs/inputs; ``monitor`` the terminal monitor and null sink.
+* ``notemap``     per-port drum maps: channel-10 notes sent through a 128-note table.
+* ``link``        Ableton Link: the session's tempo, bar phase and start/stop, read in this process.
 * ``priority``    timer slack and real-time priority, as granted.
 * ``outbox``      non-blocking frames from the engine to its owner.
 * ``rt``          the engine process: one loop that sleeps to absolute deadlines and sends.

@@ -1,16 +1,18 @@
-"""The four Markdown notes of a session folder, written for a producer sitting at MPC Beats.
+"""The Markdown notes of a session folder, written for a producer sitting at MPC Beats.
 
-Facts about MPC Beats used here (menus, where progressions go) are the ones docs/MPC_BEATS.md
-sources; anything unverified is phrased as a suggestion.
+Every statement about MPC Beats here is one docs/MPC_BEATS.md gives a source for; what it marks
+unverified is said as something to check, never as fact (the menu path for importing a MIDI file,
+for one, and Pad Perform's root and scale settings).
 """
 
 from __future__ import annotations
 
+from . import drum_maps
 from .model import SongState, Track
 
 _IMPORT = {
-    "drum-kit": "new Drum track, load any factory drum kit",
-    "default": "new Plugin track, load the **{instrument}** plugin",
+    "drum-kit": "a **Drum** track with a drum kit (pads: `notes/drum-pads.md`)",
+    "default": "a **Plugin** track with the **{instrument}** plugin",
 }
 
 
@@ -33,10 +35,10 @@ def _track_line(i: int, t: Track) -> str:
     how = _IMPORT["drum-kit"] if p and p.category == "drum-kit" else _IMPORT["default"].format(instrument=p.instrument if p else "?")
     if p and p.preset:
         how += f", preset \"{p.preset}\""
-    return f"   - Track {i} ({t.name}, MIDI channel {t.channel}): {how}; import `midi/{t.part}.mid`."
+    return f"   - Track {i}, {t.name}: {how}; `midi/{t.part}.mid`; live: MIDI input channel **{t.channel}**."
 
 
-def producer_notes(song: SongState, progression_name: str) -> str:
+def producer_notes(song: SongState, progression_name: str, progression_path: str) -> str:
     intent = song.intent
     lines = [
         f"# Session: {intent.prompt}",
@@ -49,14 +51,28 @@ def producer_notes(song: SongState, progression_name: str) -> str:
         "1. Open MPC Beats and start a new project.",
         f"2. Set the tempo to **{intent.tempo.bpm:g} BPM** and the time signature to "
         f"{song.arrangement.meter.numerator}/{song.arrangement.meter.denominator}.",
-        f"3. Create {len(song.tracks)} tracks:",
+        f"3. Create {len(song.tracks)} tracks and load each part's file into its track:",
         *[_track_line(i, t) for i, t in enumerate(song.tracks, start=1)],
-        "   Or drag `midi/full-arrangement.mid` in to get every part at once (one track per part, named).",
+        "   `midi/full-arrangement.mid` holds every part (one named track each) with the tempo and section markers.",
+        "   backbeat's sources do not confirm the menu path for importing a MIDI file in MPC Beats: use the",
+        "   one your version's manual gives (docs/MPC_BEATS.md §4.4).",
         "4. Apply the effect chains in `notes/effect-chains.md` (starting points; set by ear).",
-        "5. Chord pads: copy `progression/main.progression` into MPC Beats' `Progressions` folder "
+        f"5. Chord pads: copy `{progression_path}` into MPC Beats' `Progressions` folder "
         "(the folder holding the factory file `Godly.progression`), restart MPC Beats, then open "
-        f"Pad Perform > Progressions and pick **{progression_name}**.",
+        f"Pad Perform > Progressions and pick **{progression_name}** (listed under the heading *backbeat*). "
+        f"Its 16 pads are the song's chords first, then neighbours to play with. If your Pad Perform "
+        f"shows a root and scale, set them to **{_mpc_key(song)}**.",
         "6. Press play. The section map is in `notes/arrangement-map.md`.",
+        "",
+        "## Playing live from backbeat",
+        "",
+        "1. Preferences > MIDI / Sync > Input Ports: turn on **Track** for the backbeat port.",
+        "2. On each track set the MIDI **Input** to the backbeat port and the **channel** above (without the",
+        "   channel every track plays all four parts), and **Monitor** to **In** or **Merge** (with **Auto** a",
+        "   track sounds only while it is record-armed).",
+        "3. Sync: the MPC software's Preferences > MIDI / Sync > Receive offers Ableton Link (check that your",
+        "   MPC Beats does too); then run backbeat with `--link`. Otherwise set Receive to MIDI Clock and run",
+        "   backbeat with `--clock-out` (MPC disables audio recording while it follows MIDI clock).",
         "",
         "## Why it sounds like this",
         "",
@@ -67,6 +83,40 @@ def producer_notes(song: SongState, progression_name: str) -> str:
     ]
     if intent.ambiguities:
         lines += ["", "## Open questions", "", *[f"- {a}" for a in intent.ambiguities]]
+    return "\n".join(lines) + "\n"
+
+
+def _mpc_key(song: SongState) -> str:
+    from .session import mpc_key  # the session writes the progression file with the same spelling
+
+    key = song.progression.key
+    return f"{mpc_key(key.root)} {key.mode}"
+
+
+def drum_pads(song: SongState) -> str:
+    """Which pad (or note) plays which drum sound under the session's drum map, and what to do when a
+    kit differs."""
+    name = song.drum_map
+    dm = drum_maps.drum_map(name)
+    try:
+        used = {n.pitch for c in song.track("drums").clips for n in c.notes}
+    except KeyError:
+        used = set()
+    rows = drum_maps.pad_rows(name, used)
+    lines = [
+        "# Drum pads", "",
+        f"`midi/drums.mid` is written for the drum map **{name}**: {dm.description}.", "",
+        "| pad | note | put this sound there | plays the song's |", "|---|---|---|---|",
+        *[f"| {pad or '-'} | {note} | {sound} | {', '.join(gm)} |" for pad, note, sound, gm in rows],
+        "", f"Source of the layout: {dm.source}.", "",
+        "## When your kit's pads differ", "",
+        "- Another layout: write the files again for it, e.g. `backbeat drum-map SESSION_DIR mpc-legacy`",
+        f"  (maps: {', '.join(drum_maps.names())}); only the drum files change.",
+        "- Your own kit: copy `config/drum_maps/mpc-legacy.toml` into `drum_maps/` in backbeat's config",
+        "  folder under a new name, set each role's pad and note, and use that name.",
+        "- Or move the samples in the kit to the pads listed above.",
+        "- Live, `--drum-map NAME` (or `--drum-map PORT=NAME` for one port) sends the same notes.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,15 +22,17 @@ from pydantic import ValidationError
 from . import midi, notes
 from .errors import BadRequestError, SessionError
 from .files import atomic_write
-from .model import PARTS, FileEntry, Part, Progression, SessionManifest, SongState, StageRecord
+from .model import PARTS, Chord, FileEntry, Part, Progression, SessionManifest, SongState, StageRecord
+from .palette import palette
+from .theory import pitch_class
 from .tables import tables
 
 STATE = "song-state.json"
 MANIFEST = "manifest.json"
 CHECKPOINT = "checkpoint.json"
-PROGRESSION = "progression/main.progression"
+PROGRESSION_DIR = "progression"
 FULL = "midi/full-arrangement.mid"
-NOTES = ("preset-assignments", "effect-chains", "arrangement-map", "producer-notes")
+NOTES = ("preset-assignments", "effect-chains", "arrangement-map", "drum-pads", "producer-notes")
 PARTIAL_SUFFIX = ".partial"
 
 
@@ -81,29 +85,69 @@ def read_checkpoint(folder: Path) -> bytes:
 # --- MPC Beats progression ---------------------------------------------------------------------------
 
 
-def progression_name(song: SongState) -> str:
-    """The name MPC Beats lists: "backbeat-<title>"; MPC splits the menu heading at the first hyphen."""
+MPC_KEY_NAMES = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E",
+                 "E#": "F", "B#": "C"}
+"""MPC spells keys with sharps ("D#", "A#") in its own files (docs/MPC_BEATS.md §3)."""
+
+
+def _title(song: SongState, limit: int = 40) -> str:
+    """The prompt's first words, at most ``limit`` characters, hyphens as spaces."""
     words = song.intent.prompt.replace("-", " ").split()
     title = ""
     for word in words:
-        if len(title) + len(word) + 1 > 40:
+        if len(title) + len(word) + 1 > limit:
             break
         title = f"{title} {word}".strip()
-    return f"backbeat-{title or words[0][:40]}"
+    return title or words[0][:limit]
+
+
+def _short_id(song: SongState) -> str:
+    return song.session_id.rsplit("-", 1)[-1]
+
+
+def mpc_key(root: str) -> str:
+    """A tonic as MPC spells it: sharps, never flats."""
+    return MPC_KEY_NAMES.get(root, root)
+
+
+def progression_name(song: SongState) -> str:
+    """The name MPC Beats lists. MPC splits it at the first hyphen into the menu heading
+    ("backbeat") and the entry: the song's title, its key and the session's short id."""
+    key = song.progression.key
+    return f"backbeat-{_title(song)}, {mpc_key(key.root)} {key.mode}, {_short_id(song)}"
+
+
+def progression_path(song: SongState) -> str:
+    """``progression/<title>-<session time and id>.progression``: a name of its own per session, so
+    two sessions' files can sit side by side in MPC Beats' Progressions folder."""
+    stem = re.sub(r"[^a-z0-9]+", "-", unicodedata.normalize("NFKD", _title(song, 32)).encode("ascii", "ignore").decode().lower()).strip("-")
+    return f"{PROGRESSION_DIR}/{stem or 'song'}-{song.session_id.removeprefix('session-')}.progression"
+
+
+def root_index(chords: list[Chord], tonic: str) -> int:
+    """The chord MPC's "Root" role goes to: the first whose root is the key's tonic (in root position
+    if one is), else the first."""
+    pc = pitch_class(tonic)
+    on_tonic = [i for i, c in enumerate(chords) if pitch_class(c.root) == pc]
+    plain = [i for i in on_tonic if chords[i].bass is None]
+    return (plain or on_tonic or [0])[0]
 
 
 def progression_file(progression: Progression, name: str) -> bytes:
-    """``progression/main.progression`` as MPC Beats 2.9 ships them (DESIGN.md §5)."""
+    """The song's ``.progression`` as MPC Beats 2.9 ships them (DESIGN.md §5): the Pad Perform
+    palette (the song's chords, then neighbours; ``generators.palette``), key in MPC's spelling."""
     scale = tables().theory.scales[progression.key.mode]
+    chords = palette(progression)
+    root = root_index(chords, progression.key.root)
     body = {
         "progression": {
             "name": name,
-            "rootNote": progression.key.root,
+            "rootNote": mpc_key(progression.key.root),
             "scale": scale.mpc,
             "recordingOctave": 2,
             "chords": [
-                {"name": c.symbol, "role": "Root" if i == 0 else "Normal", "notes": list(c.notes)}
-                for i, c in enumerate(progression.chords)
+                {"name": c.symbol, "role": "Root" if i == root else "Normal", "notes": list(c.notes)}
+                for i, c in enumerate(chords)
             ],
         }
     }
@@ -131,7 +175,7 @@ def files_of(song: SongState) -> dict[str, SessionFile]:
     name = progression_name(song)
     files: dict[str, SessionFile] = {
         STATE: SessionFile("state", "the whole song as JSON (SongState)", lambda s: s.model_dump_json(indent=2).encode()),
-        PROGRESSION: SessionFile("progression", f"MPC Beats chord progression '{name}'", lambda s: progression_file(s.progression, progression_name(s))),
+        progression_path(song): SessionFile("progression", f"MPC Beats chord progression '{name}'", lambda s: progression_file(s.progression, progression_name(s))),
     }
     for track in song.tracks:
         files[f"midi/{track.part}.mid"] = SessionFile(
@@ -142,7 +186,8 @@ def files_of(song: SongState) -> dict[str, SessionFile]:
         "preset-assignments": notes.preset_assignments,
         "effect-chains": notes.effect_chains,
         "arrangement-map": notes.arrangement_map,
-        "producer-notes": lambda s: notes.producer_notes(s, progression_name(s)),
+        "drum-pads": notes.drum_pads,
+        "producer-notes": lambda s: notes.producer_notes(s, progression_name(s), progression_path(s)),
     }
     for key in NOTES:
         files[f"notes/{key}.md"] = SessionFile("notes", key.replace("-", " "), _notes(renderers[key]))

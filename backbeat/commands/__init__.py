@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check this machine: Python, MIDI systems and ports, daemon, config, output, model server"),
     "service": ("service", "run the daemon in the background at login (install | uninstall)"),
     "midi": ("midi", "hex to .mid, merge, split and validate MIDI files"),
+    "drum-map": ("drum_map", "show a session's drum map, or rewrite its drum files for another kit"),
     "bench": ("bench", "benchmarks: pipeline speed, engine timing, the live daemon, the command line"),
 }
 """command -> (module of this package that registers it, one-line help), in help order."""

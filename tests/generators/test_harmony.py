@@ -3,13 +3,11 @@ budget — and the MPC Beats ``.progression`` file written from them (DESIGN.md 
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 
 import pytest
 
-from backbeat.generators import session
 from backbeat.generators.harmony import BASS_LOW, OUT_BUDGET, UPPER, progression
 from backbeat.generators.intent import decompose
 from backbeat.generators.model import Progression
@@ -133,43 +131,3 @@ def test_same_seed_same_progression_and_seeds_differ():
     intent = decompose("Neo soul", seed=1)
     assert progression(intent, seed=5) == progression(intent, seed=5)
     assert len({tuple(progression(intent, seed=s).symbols()) for s in range(10)}) > 1
-
-
-# --- the MPC Beats .progression file --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("prompt", [NEO_SOUL, "Frank Ocean meets Burial"])
-def test_progression_file_has_exactly_the_mpc_shape(prompt):
-    s = song(prompt, 1)
-    name = session.progression_name(s)
-    data = json.loads(session.progression_file(s.progression, name))
-    assert list(data) == ["progression"]
-    body = data["progression"]
-    assert list(body) == ["name", "rootNote", "scale", "recordingOctave", "chords"]
-    assert body["name"] == name
-    assert body["rootNote"] == s.progression.key.root
-    assert body["scale"] == tables().theory.scales[s.progression.key.mode].mpc
-    assert body["recordingOctave"] == 2
-    assert 1 <= len(body["chords"]) <= 16
-    assert [c["role"] for c in body["chords"]] == ["Root"] + ["Normal"] * (len(body["chords"]) - 1)
-    for written, chord in zip(body["chords"], s.progression.chords, strict=True):
-        assert list(written) == ["name", "role", "notes"]
-        assert written["name"] == chord.symbol
-        assert written["notes"] == chord.notes
-        assert all(type(n) is int and 0 <= n <= 127 for n in written["notes"])
-
-
-def test_neo_soul_progression_file_says_eb_minor():
-    body = json.loads(session.progression_file(song(NEO_SOUL, 1).progression, "backbeat-x"))["progression"]
-    assert (body["rootNote"], body["scale"]) == ("Eb", "Minor")
-
-
-@pytest.mark.parametrize(
-    "prompt",
-    [NEO_SOUL, "Lo-fi hip-hop, late-night, half-time feel", "Frank Ocean meets Burial, late-night vibes and a very long description of the mood"],
-)
-def test_progression_name_has_exactly_one_hyphen(prompt):
-    name = session.progression_name(song(prompt, 1))
-    assert name.count("-") == 1 and name.startswith("backbeat-")
-    assert 0 < len(name) - len("backbeat-") <= 40
-    assert prompt.replace("-", " ").startswith(name.removeprefix("backbeat-"))

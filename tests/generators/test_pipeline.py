@@ -29,7 +29,7 @@ from .songs import NEO_SOUL, song
 EXPECTED = {
     "song-state.json",
     "manifest.json",
-    "progression/main.progression",
+    "progression/neo-soul-eb-minor-90-bpm-4-*.progression",  # and the session's time and id
     "midi/drums.mid",
     "midi/bass.mid",
     "midi/chords.mid",
@@ -38,8 +38,19 @@ EXPECTED = {
     "notes/preset-assignments.md",
     "notes/effect-chains.md",
     "notes/arrangement-map.md",
+    "notes/drum-pads.md",
     "notes/producer-notes.md",
 }
+
+
+def progression_path(folder) -> str:
+    (path,) = (folder / "progression").iterdir()
+    return f"progression/{path.name}"
+
+
+def expected(folder) -> set[str]:
+    """EXPECTED with the session's own progression file name."""
+    return {progression_path(folder) if "*" in p else p for p in EXPECTED}
 STAGE_NAMES = [s.name for s in pipeline.STAGES]
 SESSION_NAME = re.compile(r"session-\d{8}-\d{6}-[0-9a-f]{4}")
 
@@ -68,16 +79,17 @@ def test_session_folder_has_exactly_the_designed_files(neo_session):
     out, folder, _ = neo_session
     assert folder.parent == out and SESSION_NAME.fullmatch(folder.name)
     assert [p.name for p in out.iterdir()] == [folder.name]  # no .partial, nothing hidden
-    assert files_in(folder) == EXPECTED  # no checkpoint.json, no temp files
+    assert files_in(folder) == expected(folder)  # no checkpoint.json, no temp files
+    assert progression_path(folder).endswith(folder.name.removeprefix("session-") + ".progression")
     assert {p.name for p in folder.iterdir() if p.is_dir()} == {"progression", "midi", "notes"}
 
 
 def test_manifest_lists_every_file(neo_session):
     _, folder, _ = neo_session
     manifest = SessionManifest.model_validate_json((folder / "manifest.json").read_bytes())
-    assert {f.path for f in manifest.files} == EXPECTED - {"manifest.json"}
+    assert {f.path for f in manifest.files} == expected(folder) - {"manifest.json"}
     types = {f.path: f.type for f in manifest.files}
-    assert types["song-state.json"] == "state" and types["progression/main.progression"] == "progression"
+    assert types["song-state.json"] == "state" and types[progression_path(folder)] == "progression"
     assert {types[f"midi/{p}.mid"] for p in PARTS} | {types["midi/full-arrangement.mid"]} == {"midi"}
     assert manifest.session_id == folder.name
     assert (manifest.prompt, manifest.genre, manifest.key, manifest.tempo) == (NEO_SOUL, "neo-soul", "Eb minor", 90)
@@ -117,12 +129,12 @@ def test_every_mid_file_opens_in_symusic(neo_session):
 def test_progression_and_notes(neo_session):
     _, folder, _ = neo_session
     state = session.load_song(folder)
-    body = json.loads((folder / "progression" / "main.progression").read_text())["progression"]
-    assert [c["name"] for c in body["chords"]] == state.progression.symbols()
+    body = json.loads((folder / progression_path(folder)).read_text())["progression"]
+    assert [c["name"] for c in body["chords"]][:len(set(state.progression.symbols()))] == list(dict.fromkeys(state.progression.symbols()))
     notes = {name: (folder / "notes" / f"{name}.md").read_text() for name in session.NOTES}
     producer = notes["producer-notes"]
     assert "**90 BPM**" in producer and f"**{body['name']}**" in producer
-    assert "`progression/main.progression`" in producer and "`midi/full-arrangement.mid`" in producer
+    assert f"`{progression_path(folder)}`" in producer and "`midi/full-arrangement.mid`" in producer
     assert all(f"`midi/{p}.mid`" in producer for p in PARTS)
     assert all(s.name in notes["arrangement-map"] for s in state.arrangement.sections)
     assert "Time-based values are computed for 90 BPM." in notes["effect-chains"]
@@ -159,7 +171,7 @@ def test_a_stage_that_fails_twice_is_retried(tmp_path, monkeypatch):
     assert [(p.index, p.attempt) for p in progress if p.status == "retry"] == [(2, 1), (2, 2)]
     manifest = session.load_manifest(folder)
     assert {s.stage: s.attempts for s in manifest.stage_timings} == {**dict.fromkeys(STAGE_NAMES, 1), "harmony": 3}
-    assert files_in(folder) == EXPECTED
+    assert files_in(folder) == expected(folder)
 
 
 def test_a_failing_part_is_retried_like_any_stage(tmp_path, monkeypatch):
@@ -168,7 +180,7 @@ def test_a_failing_part_is_retried_like_any_stage(tmp_path, monkeypatch):
     progress: list = []
     folder = run("house, 8 bars", tmp_path, progress=progress)
     assert [(p.index, p.status) for p in progress if p.status == "retry"] == [(4, "retry")]
-    assert files_in(folder) == EXPECTED
+    assert files_in(folder) == expected(folder)
 
 
 def always_fails(*args, **kwargs):
@@ -189,7 +201,7 @@ def test_a_stage_that_always_fails_leaves_a_resumable_partial(tmp_path, monkeypa
     final = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert final == session.final_path(partial_dir) and final.is_dir()
     assert [p.name for p in tmp_path.iterdir()] == [final.name]
-    assert files_in(final) == EXPECTED
+    assert files_in(final) == expected(final)
     assert session.load_song(final).arrangement.total_bars == 8
 
 
@@ -236,8 +248,10 @@ def test_resume_after_stage_3_gives_the_uninterrupted_song(tmp_path, monkeypatch
     straight = run(prompt, tmp_path / "b", seed=99)
     a, b = session.load_song(resumed), session.load_song(straight)
     assert a.model_dump(exclude={"session_id"}) == b.model_dump(exclude={"session_id"})
-    for name in [f"midi/{p}.mid" for p in PARTS] + ["midi/full-arrangement.mid", "progression/main.progression"]:
+    for name in [f"midi/{p}.mid" for p in PARTS] + ["midi/full-arrangement.mid"]:
         assert (resumed / name).read_bytes() == (straight / name).read_bytes(), name
+    chords = [json.loads((f / progression_path(f)).read_text())["progression"]["chords"] for f in (resumed, straight)]
+    assert chords[0] == chords[1]
 
 
 def test_resume_refuses_what_is_not_a_partial_session(tmp_path, neo_session):

@@ -55,7 +55,7 @@ def test_change_one_chord_regenerates_the_progression_and_what_follows_it_and_le
     changed = differing(before, after)
     assert "midi/drums.mid" not in changed
     assert after["midi/drums.mid"] == before["midi/drums.mid"]
-    assert {"progression/main.progression", "midi/chords.mid", "song-state.json"} <= changed
+    assert {session.progression_path(song), "midi/chords.mid", "song-state.json"} <= changed
     new = session.load_song(folder)
     assert new.progression.chords[2].symbol != song.progression.chords[2].symbol
     assert [c.symbol for i, c in enumerate(new.progression.chords) if i != 2] == [c.symbol for i, c in enumerate(song.progression.chords) if i != 2]
