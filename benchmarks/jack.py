@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -54,22 +55,34 @@ def server(prefix: str = "backbeat", period: int = 64) -> Iterator[str]:
 
 
 class Receiver:
-    """A JACK MIDI input client: every message with the perf_counter time it arrived.
+    """A JACK MIDI input client: every message with the time it arrived (``clock``, perf_counter by
+    default; the Link benchmark stamps with Link's own clock).
 
     A reader thread drains rtmidi's queue every ``POLL_S`` instead of taking rtmidi's callback: the
     callback runs Python on JACK's process thread, which then waits for the GIL whenever another
     thread holds it and loses or garbles events (seen as a note-on missing in a busy test run).
-    Stamps are taken as the thread reads, so they are late by at most about one poll interval."""
+
+    Arrival times: rtmidi's JACK input notes, on JACK's process thread, the JACK time of each cycle
+    that delivers a message; ``get_message`` hands the differences over as delta times. Their running
+    sum is the arrival on JACK's clock, less an unknown offset; the thread's own read stamps (``clock``)
+    can only be later than the arrival, so the smallest (read stamp - running sum) within ``WINDOW_S``
+    of a message is that offset there (the window keeps two clocks' slow drift out). What remains is
+    the earliest read's lateness, a few microseconds, instead of a poll interval and the thread's
+    wake-up delay on every stamp."""
 
     POLL_S = 0.0002
+    WINDOW_S = 1.0
 
-    def __init__(self, client: str) -> None:
+    def __init__(self, client: str, clock: Callable[[], float] = time.perf_counter) -> None:
         import rtmidi
 
-        self.client = client
+        self.client, self.clock = client, clock
         self.midi = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client, queue_size_limit=65536)
         self.midi.ignore_types(sysex=False, timing=False, active_sense=False)
         self.received: list[tuple[float, tuple[int, ...]]] = []
+        """(read stamp, message) as the reader thread got them."""
+        self._jack: list[float] = []
+        """Running sum of rtmidi's delta times, one per message of ``received``."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name=f"receiver-{client}", daemon=True)
@@ -78,8 +91,9 @@ class Receiver:
     def _read(self) -> None:
         while not self._stop.wait(self.POLL_S):
             while (got := self.midi.get_message()) is not None:
-                stamp = time.perf_counter()
+                stamp = self.clock()
                 with self._lock:
+                    self._jack.append((self._jack[-1] if self._jack else 0.0) + got[1])
                     self.received.append((stamp, tuple(got[0])))
 
     def listen_virtual(self, port: str = "in") -> str:
@@ -106,8 +120,25 @@ class Receiver:
             return [m for _, m in self.received if keep(m)]
 
     def stamped(self, keep: Callable[[tuple[int, ...]], bool] = lambda m: True) -> list[tuple[float, tuple[int, ...]]]:
+        """(arrival time on ``clock``, message) of what was received (see the class docstring)."""
         with self._lock:
-            return [(t, m) for t, m in self.received if keep(m)]
+            received, jack = list(self.received), list(self._jack)
+        offsets = [r - j for (r, _), j in zip(received, jack)]
+        out, lo, hi = [], 0, 0
+        window: deque[int] = deque()  # indices of [lo, hi) by increasing offset: a sliding minimum
+        for i, ((_, message), j) in enumerate(zip(received, jack)):
+            while hi < len(jack) and jack[hi] <= j + self.WINDOW_S:
+                while window and offsets[window[-1]] >= offsets[hi]:
+                    window.pop()
+                window.append(hi)
+                hi += 1
+            while jack[lo] < j - self.WINDOW_S:
+                lo += 1
+            while window[0] < lo:
+                window.popleft()
+            if keep(message):
+                out.append((j + offsets[window[0]], message))
+        return out
 
     def wait_for(self, count: int, keep: Callable[[tuple[int, ...]], bool] = lambda m: True, timeout: float = 5.0) -> list:
         end = time.monotonic() + timeout

@@ -140,6 +140,24 @@ class PortStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """The Ableton Link session as the engine sees it."""
+
+    peers: int
+    """Other Link peers in the session."""
+    bpm: float
+    """The session's tempo."""
+    phase_offset_ms: float
+    """How far the engine's bar phase was from the session's at the latest sync, before it was
+    corrected (> 0: the engine was behind)."""
+    phase_max_ms: float
+    """The largest |offset| since the previous telemetry."""
+    playing: bool
+    """The session's transport (shared only with start/stop sync)."""
+    start_stop: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Telemetry:
     """The engine's state at ``time`` (perf_counter seconds, the same clock in every process)."""
 
@@ -166,8 +184,10 @@ class Telemetry:
     priority: str
     timer_slack_ns: int | None
     clock: str
-    """``internal``, or ``follow`` when an external clock drives the transport."""
+    """``internal``; ``follow`` when an external MIDI clock drives the transport; ``link``."""
     pid: int
+    link: LinkStatus | None = None
+    """The Link session, when the engine is in one."""
 
     def tick_at(self, now: float) -> float:
         """The playhead extrapolated to ``now`` at ``bpm`` (good for the next fraction of a second)."""

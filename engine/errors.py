@@ -39,6 +39,10 @@ class EngineStartError(EngineError, RuntimeError):
     """The engine process failed to start (or did not report ready in time)."""
 
 
+class LinkUnavailableError(EngineError, RuntimeError):
+    """Ableton Link was asked for but its module (the ``link`` extra) is not installed."""
+
+
 BY_NAME: dict[str, type[EngineError]] = {
     cls.__name__: cls
     for cls in (
@@ -50,6 +54,7 @@ BY_NAME: dict[str, type[EngineError]] = {
         NoMidiApiError,
         EngineDiedError,
         EngineStartError,
+        LinkUnavailableError,
     )
 }
 """Error classes by name: the engine process reports a fault by name, the client re-raises it."""

@@ -30,6 +30,7 @@ from .commands import (
     SetTempo, SetTempoMap, Shutdown, Start, Stop, Telemetry,
 )
 from .errors import EngineError
+from .link import LinkSync, open_link
 from .notemap import mapped
 from .outbox import Outbox
 from .ports import PortSet, open_ports
@@ -46,6 +47,8 @@ POLL_FORCE = 1.8
 """...unless a port poll is this overdue (a vanished port must be noticed within 2 s)..."""
 TELEMETRY_FORCE = 0.5
 """...or telemetry is this overdue (a dense passage may have no 2 ms gap for a while)."""
+LINK_FORCE = 0.02
+"""...or a Link sync is this overdue."""
 
 clock = time.perf_counter
 WINDOWS = sys.platform == "win32"
@@ -72,17 +75,20 @@ def main(config: EngineConfig, commands: Connection, telemetry: Connection) -> N
     granted = make_timely(config.rt_priority, config.nice)
     try:
         ports = open_ports(config, on_input)
+        link = open_link(config.tempo.bpm_at(0), config.meter, config.link_start_stop) if config.link else None
     except EngineError as error:
         outbox.put(Fault(type(error).__name__, str(error)), droppable=False)
         return
     except Exception as error:  # a foreign error becomes the owner's one line
         outbox.put(Fault("EngineError", f"{type(error).__name__}: {error}"), droppable=False)
         return
-    engine = Engine(config, ports, outbox, granted, commands, wake_r, inbox)
+    engine = Engine(config, ports, outbox, granted, commands, wake_r, inbox, link)
     signal.signal(signal.SIGTERM, engine.terminate)
     try:
         engine.run()
     finally:
+        if link is not None:
+            link.close()
         ports.close()
         outbox.close()
 
@@ -93,6 +99,7 @@ class Engine:
     def __init__(
         self, config: EngineConfig, ports: PortSet, outbox: Outbox, granted: Granted,
         commands: Connection, wake: socket.socket, inbox: deque[tuple[float, list[int]]],
+        link: LinkSync | None = None,
     ) -> None:
         self.config, self.ports, self.outbox, self.granted = config, ports, outbox, granted
         self.commands, self.wake, self.inbox = commands, wake, inbox
@@ -121,6 +128,13 @@ class Engine:
             ResetStats: lambda c, now: self.reset_stats(),
             Shutdown: lambda c, now: setattr(self, "running", False),
         }
+        self.link = link
+        if link is not None:  # Link owns the song's tempo, launches and stops (engine/link.py)
+            self.handlers.update({
+                SetTempoMap: lambda c, now: link.tempo_map(self.scheduler, c.tempo, now),
+                Start: lambda c, now: self.send_now(link.start(self.scheduler, now, c.tick)),
+                Stop: lambda c, now: self.send_now(link.stop(self.scheduler, now)),
+            })
 
     def terminate(self, signum: int, frame: object) -> None:
         """SIGTERM: leave the loop at the next turn and shut down cleanly."""
@@ -279,11 +293,18 @@ class Engine:
         """When soft work is next due (0 if telemetry was asked for; inf if there is none)."""
         if self.telemetry_due:
             return 0.0
-        return min(self.next_poll, self.next_telemetry) if self.scheduler.playing else self.next_poll
+        soft = min(self.next_poll, self.next_telemetry) if self.scheduler.playing else self.next_poll
+        return soft if self.link is None else min(soft, self.link.next_sync)
 
     def soft_work(self, now: float, hard: float | None) -> bool:
         """Telemetry and port polls, in gaps (or when badly overdue); True if any ran."""
         roomy = hard is None or hard - now >= SOFT_GAP
+        link = self.link
+        if link is not None and now >= link.next_sync and (roomy or now >= link.next_sync + LINK_FORCE):
+            sends = link.sync(self.scheduler, now)
+            if sends:
+                self.send_now(sends)
+            return True
         interval = self.config.port_poll_interval
         if now >= self.next_poll and (roomy or now >= self.next_poll + POLL_FORCE - interval):
             self.poll_ports()
@@ -317,7 +338,8 @@ class Engine:
             events_sent=self.events_sent, dropped_stale=s.dropped_stale,
             ports=tuple(p.status() for p in self.ports.all()), api=self.ports.api,
             priority=self.granted.priority, timer_slack_ns=self.granted.timer_slack_ns,
-            clock="follow" if self.follower is not None else "internal", pid=os.getpid(),
+            clock="link" if self.link else "follow" if self.follower is not None else "internal", pid=os.getpid(),
+            link=self.link.status() if self.link is not None else None,
         )
 
     def reset_stats(self) -> None:
