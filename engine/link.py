@@ -121,7 +121,7 @@ class LinkSync:
     def start(self, scheduler: Scheduler, now: float, tick: float | None) -> list[Send]:
         """A quantized launch at ``tick`` (None: where the transport stands)."""
         self.sample()
-        tick = scheduler.playhead(now) if tick is None else tick
+        tick = _position(scheduler, now) if tick is None else tick
         state = self.session.captureAppSessionState()
         if self.session.numPeers() == 0:  # alone: the session's bar begins with us, now
             state.requestBeatAtTime((tick % self.bar) / PPQ, self.to_link(now), self.quantum)
@@ -188,7 +188,7 @@ class LinkSync:
             return []
         self.session_playing = playing
         if playing and not scheduler.playing:
-            tick = scheduler.playhead(now)
+            tick = _position(scheduler, now)
             at = self.from_link(state.timeForIsPlaying())
             at = self._next_phase(state, at if at >= now - LATE_START else now, tick)
             return scheduler.start(at, tick)
@@ -208,3 +208,9 @@ class LinkSync:
 
     def close(self) -> None:
         self.session.enabled = False
+
+
+def _position(scheduler: Scheduler, now: float) -> float:
+    """Where a start continues from: a stop before a quantized launch leaves the playhead short of
+    the launch tick (negative for a start at 0), and the launch tick is where it stands."""
+    return max(scheduler.playhead(now), 0.0)

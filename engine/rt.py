@@ -301,7 +301,12 @@ class Engine:
         roomy = hard is None or hard - now >= SOFT_GAP
         link = self.link
         if link is not None and now >= link.next_sync and (roomy or now >= link.next_sync + LINK_FORCE):
-            sends = link.sync(self.scheduler, now)
+            try:
+                sends = link.sync(self.scheduler, now)
+            except EngineError as error:  # the session asked for something impossible: say so, play on
+                link.next_sync = now + 1.0
+                self.outbox.put(Notice(f"Link sync skipped: {error}", "warning"), droppable=False)
+                return True
             if sends:
                 self.send_now(sends)
             return True
