@@ -26,7 +26,7 @@ from backbeat.engine.time import PPQ, TempoMap
 from backbeat.generators.model import Clip, SongState, Track
 
 from .bus import Bus
-from .protocol import EngineStatus, Lateness, PortInfo, ProtocolError, SwapEvent, Transport
+from .protocol import EngineStatus, Lateness, LinkInfo, PortInfo, ProtocolError, SwapEvent, Transport
 from .timeline import Change, Quantize, Timeline, section_clips_of
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class Player:
         self.start_section = 0
         self.tempo = TempoMap()
         self._started_at = 0.0
+        self._stopped_at = 0.0
         self._start_tick = 0
         self._last_bar = -1
         self._landed: set[Change] = set()
@@ -90,6 +91,7 @@ class Player:
             try:
                 await trio.lowlevel.wait_readable(engine)
                 engine.recv_telemetry()
+                self._follow_link()
                 for notice in engine.take_notices():
                     self.bus.log(notice.level if notice.level in ("info", "warning", "error") else "info", notice.text)
             except (EngineDiedError, EngineError, OSError) as e:
@@ -112,6 +114,25 @@ class Player:
             self._start(resume)
             self.bus.log("info", f"playback resumed at bar {resume // self.timeline.bar_ticks + 1}")
 
+    def _follow_link(self) -> None:
+        """With Link start/stop sync a peer starts the engine (from the top) or stops it: follow."""
+        t = self.engine.telemetry if self.engine else None
+        if t is None or t.link is None or not t.link.start_stop or self.timeline is None:
+            return
+        if t.time <= max(self._started_at, self._stopped_at):
+            return  # telemetry from before our own last start or stop
+        if t.state == "playing" and self.state == "stopped":
+            self.timeline = Timeline(self.song, loop=self.loop, start_section=self.start_section)
+            self._start_tick = 0
+            self.timeline.reset(0)
+            self._send(self.timeline.commit(self.horizon_ticks(0)))
+            self._started_at, self.state, self._last_bar, self._changes = time.perf_counter(), "playing", 0, []
+            self.bus.publish("transport", self.transport())
+            self.wake()
+        elif t.state == "stopped" and self.state == "playing":
+            self.state, self._next, self._start_tick = "stopped", None, 0
+            self.bus.publish("transport", self.transport())
+
     def _resume_tick(self) -> int:
         bar = self.timeline.bar_ticks if self.timeline else PPQ * 4
         return -(-int(self.playhead()) // bar) * bar + bar
@@ -124,6 +145,8 @@ class Player:
             return float(self._start_tick)
         t = self.engine.telemetry if self.engine else None
         now = time.perf_counter()
+        if t is not None and t.link is not None and t.state == "playing":  # Link sets tempo and phase
+            return max(float(self._start_tick), t.anchor_tick + (now - t.anchor_time) * t.bpm * PPQ / 60.0)
         if t is not None and t.state == "playing" and t.anchor_time >= self._started_at - 0.5:
             anchor_tick, anchor_time = t.anchor_tick, t.anchor_time
         else:
@@ -293,6 +316,7 @@ class Player:
         self.state = "stopped"
         self._next = None
         self._start_tick = 0
+        self._stopped_at = time.perf_counter()
         self.bus.publish("transport", self.transport())
 
     def jump(self, section: int, quantize: Quantize) -> Change:
@@ -352,6 +376,8 @@ class Player:
         status = EngineStatus(
             alive=self.engine.alive, pid=t.pid, lateness_ms=Lateness(p50=t.p50_ms, p99=t.p99_ms, max=t.max_ms),
             early=t.early_count, events_sent=t.events_sent, priority=t.priority, api=t.api,
+            link=None if t.link is None else LinkInfo(
+                peers=t.link.peers, bpm=round(t.link.bpm, 3), phase_offset_ms=t.link.phase_offset_ms, start_stop=t.link.start_stop),
         )
         return status, [PortInfo(name=p.name, up=p.up, role=p.role) for p in t.ports]
 

@@ -185,6 +185,16 @@ class Lateness(Payload):
     max: float
 
 
+class LinkInfo(Payload):
+    peers: int
+    """Other peers in the Ableton Link session."""
+    bpm: float
+    """The session's tempo."""
+    phase_offset_ms: float
+    """The engine's bar phase against the session's at its latest sync, before correction."""
+    start_stop: bool
+
+
 class EngineStatus(Payload):
     alive: bool
     pid: int | None
@@ -193,6 +203,8 @@ class EngineStatus(Payload):
     events_sent: int
     priority: str
     api: str
+    link: LinkInfo | None = None
+    """The Link session, when the engine is in one (``--link``)."""
 
 
 class PortInfo(Payload):

@@ -19,8 +19,8 @@ in for the scheduler's own when Link is on.
 * **Start.** A start is a quantized launch: alone, at once (and the session's bar starts there);
   with peers, at the next moment the session's phase matches the start tick's.
 * **Start/stop sync** (when enabled): backbeat's starts and stops are committed to the session, and
-  the session's (a peer's) start backbeat at the session's start time (quantized to the bar phase)
-  and stop it.
+  the session's (a peer's) start backbeat from the top (tick 0) on the session's first bar line at or
+  after its start time, and stop it.
 
 The ``link`` module (LinkPython-extern, the optional ``link`` extra) is imported only here, only when
 Link is asked for. Link enables network discovery on every interface: tests and benchmarks run it
@@ -177,7 +177,7 @@ class LinkSync:
         target = state.beatAtTime(self.to_link(now), self.quantum) * PPQ
         diff = (target - playhead + self.bar / 2) % self.bar - self.bar / 2  # ticks, within half a bar
         bpm = scheduler.tempo.bpm_at(max(round(playhead), 0))
-        self.phase_offset_ms = -diff * 60_000 / (bpm * PPQ)  # > 0: we were behind the session
+        self.phase_offset_ms = diff * 60_000 / (bpm * PPQ)  # > 0: we were behind the session
         self.phase_max_ms = max(self.phase_max_ms, abs(self.phase_offset_ms))
         if diff:
             scheduler.sync(now, playhead + diff)
@@ -187,8 +187,8 @@ class LinkSync:
         if playing == self.session_playing:
             return []
         self.session_playing = playing
-        if playing and not scheduler.playing:
-            tick = _position(scheduler, now)
+        if playing and not scheduler.playing:  # a peer started the session: play from the top
+            tick = 0
             at = self.from_link(state.timeForIsPlaying())
             at = self._next_phase(state, at if at >= now - LATE_START else now, tick)
             return scheduler.start(at, tick)

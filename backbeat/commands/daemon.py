@@ -79,6 +79,10 @@ def _status(args: argparse.Namespace) -> int:
     lat = e["lateness_ms"]
     alive = "running" if e["alive"] else "NOT RUNNING"
     print(f"engine   {alive}, {e['api']}, priority {e['priority']}; lateness p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
+    if (link := e.get("link")) is not None:
+        sync = ", start/stop sync" if link["start_stop"] else ""
+        print(f"link     {link['peers']} peer{'s' if link['peers'] != 1 else ''}, {link['bpm']:g} BPM, "
+              f"phase offset {link['phase_offset_ms']:+.3f} ms{sync}")
     for p in status["ports"]:
         print(f"port     {p['name']} ({p['role']}) {'up' if p['up'] else 'DOWN'}")
     if status["pipeline"]["running"]:
