@@ -94,7 +94,7 @@ def drum_map(name: str) -> DrumMap:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: {e}") from e
-    result = _validate(DrumMap, path, data)
+    result = _validate(DrumMap, {"": path}, data)
     if result.name != name:
         raise ConfigError(f"{path}: name {result.name!r} differs from the file name {name!r}")
     reference = result if name == REFERENCE else drum_map(REFERENCE)

@@ -119,7 +119,7 @@ def test_a_broken_stage_exits_1_and_leaves_only_the_resumable_partial(capsys, tm
 
 def test_resume_takes_no_prompt(capsys, tmp_path):
     code, _, err = generate(capsys, "house", "--resume", str(tmp_path))
-    assert code == 2 and err == ["backbeat: error: --resume continues a run as it was started: give no prompt, --seed or --bars"]
+    assert code == 2 and err == ["backbeat: error: --resume continues a run as it was started: give no prompt, --seed, --bars or --drum-map"]
 
 
 def test_resume_of_a_folder_that_is_no_session_exits_2(capsys, tmp_path):
