@@ -105,6 +105,8 @@ def disagreements(args: argparse.Namespace, status: dict) -> list[str]:
         found.append("--clock-out (the daemon sends no MIDI clock)")
     if getattr(args, "follow_clock", None) and not any(p.get("role") == "follow" for p in ports):
         found.append(f"--follow-clock {args.follow_clock} (the daemon follows no clock)")
+    if getattr(args, "link", None) and not engine.get("link"):
+        found.append("--link (the daemon is not in an Ableton Link session)")
     return found
 
 

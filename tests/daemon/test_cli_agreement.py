@@ -32,6 +32,9 @@ def test_each_disagreeing_option_is_named_with_what_the_daemon_does():
         "--clock-out (the daemon sends no MIDI clock)",
         "--follow-clock MPC (the daemon follows no clock)",
     ]
+    assert disagreements(args(link=True), STATUS) == ["--link (the daemon is not in an Ableton Link session)"]
+    linked = {**STATUS, "engine": {"api": "alsa", "link": {"peers": 1, "bpm": 120.0, "phase_offset_ms": 0.1, "start_stop": False}}}
+    assert disagreements(args(link=True), linked) == []
     with_clock = {**STATUS, "ports": [{"name": "backbeat:out", "role": "notes+clock", "up": True}]}
     assert disagreements(args(clock_out=[""]), with_clock) == []
 
