@@ -28,7 +28,9 @@ from .model import (
 )
 from .rng import stream
 from .tables import GenreEntry, tables
+from .targets import spelled_accidentals
 from .theory import canonical_mode, pitch_class, spell_root
+from .words import normal, with_digits
 
 MAX_PROMPT = 2000
 MAX_BARS = 1024
@@ -38,7 +40,7 @@ DEFAULT_OUTPUTS: tuple[Output, ...] = ("progression", "midi", "presets", "effect
 
 @dataclass(frozen=True, slots=True)
 class Mention:
-    """One phrase of the prompt that a table knows: ``kind`` is artist/genre/mood/section/word."""
+    """One phrase of the prompt that a table knows: ``kind`` is artist/genre/subgenre/mood/section/word."""
 
     kind: str
     key: str
@@ -65,6 +67,9 @@ def _phrasebook() -> tuple[re.Pattern[str], dict[str, tuple[str, str]]]:
     for key, genre in t.genres.items():
         for phrase in (key, genre.name, *genre.aliases):
             add(phrase, "genre", key)
+    for key, sub in t.subgenres.items():
+        for phrase in (key, sub.name, *sub.aliases):
+            add(phrase, "subgenre", key)
     for key, mood in t.moods.items():
         for phrase in mood.words:
             add(phrase, "mood", key)
@@ -139,8 +144,13 @@ def scan(prompt: str) -> list[Mention]:
 # --- explicit values -----------------------------------------------------------------------------
 
 # A number is read whole (never its last digits), so "1000 BPM" is refused as 1000, not read as "000 BPM".
-_TEMPO = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:bpm|beats per minute)\b|\btempo\s*(?:of\s*)?(\d+(?:\.\d+)?)", re.I)
+_TEMPO = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:bpm|beats per minute)\b|\btempo\s*(?:of\s*|at\s*|:\s*)?(\d+(?:\.\d+)?)", re.I)
+# A bare number is the tempo when nothing else claims it: not bars, minutes or seconds, not a
+# decade ("90s"), not part of a name ("2 step"), and within what a song's tempo can be.
+_BARE = re.compile(r"(?<![\w.#'])(\d+(?:\.\d+)?)(?:ish)?(?![\w.%'])(?!\s*(?:bars?|minutes?|mins?|seconds?|secs?|tracks?|parts?|steps?|x\b|%|percent|/))")
+BARE_TEMPO = (40, 250)
 _BARS = re.compile(r"\b(\d{1,5})\s*-?\s*bars?\b", re.I)
+_LENGTH = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*-?\s*(minutes?|mins?|seconds?|secs?)\b", re.I)
 _MODE_WORDS = r"harmonic minor|major|minor|maj|min|dorian|phrygian|lydian|mixolydian|locrian|aeolian|ionian"
 # A key needs an upper-case letter ("A minor"), or "in"/"key of" before it, so "a minor change" is no key.
 # After "in" a lower-case letter needs an accidental or a mode ("in eb", "in a minor"), and the letter
@@ -156,19 +166,49 @@ _MODE_ONLY = re.compile(rf"\b({_MODE_WORDS})\s+key\b|\bin\s+({_MODE_WORDS})\b", 
 _MODE_ALIASES = {"maj": "major", "min": "minor"}
 
 
+def _digits(prompt: str) -> str:
+    """``prompt`` with numbers spelled in words as digits, and the phrases the tables know (names
+    such as "2-step" or "Blink-182") blanked out, so their numbers are not read as values."""
+    text = normal(prompt)
+    pattern, _ = _phrasebook()
+    text = pattern.sub(lambda m: " " * len(m.group(0)), text)
+    return with_digits(text)
+
+
 def explicit_tempo(prompt: str) -> float | None:
-    m = _TEMPO.search(prompt)
-    if not m:
-        return None
-    bpm = float(m.group(1) or m.group(2))
-    if not 20 <= bpm <= 300:
-        raise BadRequestError(f"tempo {bpm:g} BPM is out of range: give 20 to 300 BPM")
-    return bpm
+    """The tempo the prompt states: "96 bpm", "tempo 96", "ninety-six bpm", or a bare number in the
+    tempo range ("reggaeton, 95")."""
+    text = _digits(prompt)
+    m = _TEMPO.search(text)
+    if m:
+        bpm = float(m.group(1) or m.group(2))
+        if not 20 <= bpm <= 300:
+            raise BadRequestError(f"tempo {bpm:g} BPM is out of range: give 20 to 300 BPM")
+        return bpm
+    for bare in _BARE.finditer(text):
+        if BARE_TEMPO[0] <= float(bare.group(1)) <= BARE_TEMPO[1]:
+            return float(bare.group(1))
+    return None
 
 
 def explicit_bars(prompt: str) -> int | None:
-    m = _BARS.search(prompt)
+    m = _BARS.search(_digits(prompt))
     return int(m.group(1)) if m else None
+
+
+def explicit_minutes(prompt: str) -> float | None:
+    """The length the prompt states in time ("two minutes", "90 seconds"), in minutes."""
+    m = _LENGTH.search(_digits(prompt))
+    if not m:
+        return None
+    value = float(m.group(1))
+    return value if m.group(2).lower().startswith("min") else value / 60
+
+
+def bars_for(minutes: float, bpm: float, beats_per_bar: int = 4) -> int:
+    """Whole 4-bar phrases closest to ``minutes`` at ``bpm`` (half a phrase rounds up)."""
+    bars = minutes * bpm / beats_per_bar
+    return max(4, int(bars / 4 + 0.5) * 4)
 
 
 def check_bars(bars: int) -> int:
@@ -178,7 +218,10 @@ def check_bars(bars: int) -> int:
 
 
 def explicit_key(prompt: str) -> tuple[str | None, str | None]:
-    """(root, mode) as stated; either may be None."""
+    """(root, mode) as stated ("F sharp minor", "F#m", "in the key of Bb", "e flat minor"); either may be None."""
+    prompt = spelled_accidentals(prompt)
+    prompt = re.sub(r"\bin the key of\b", "key of", prompt, flags=re.I)
+    prompt = re.sub(rf"(?<![\w#])([a-g])([#b])\s*((?i:{_MODE_WORDS}))\b", lambda m: m.group(1).upper() + m.group(2) + " " + m.group(3), prompt)
     m = _KEY.search(prompt)
     if m:
         letter, accidental, mode = (m.group(1), m.group(2), m.group(3)) if m.group(1) else m.group(4, 5, 6)
@@ -209,7 +252,7 @@ def _influences(mentions: list[Mention], guesses: tuple[Guess, ...] = ()) -> lis
     artists = {a.name: a for a in t.artists}
     placed = {g.name: g for g in guesses}
     named = sorted(
-        [(m.start, m.kind, m.key) for m in mentions if m.kind in ("artist", "genre")]
+        [(m.start, m.kind, m.key) for m in mentions if m.kind in ("artist", "genre", "subgenre")]
         + [(g.start, "guess", g.name) for g in guesses]
     )
     seen: list[tuple[str, str]] = []
@@ -222,6 +265,11 @@ def _influences(mentions: list[Mention], guesses: tuple[Guess, ...] = ()) -> lis
             g = t.genres[placed[key].genre]
             traits = [f"like {g.name}", *g.traits, f"{g.tempo[0]}-{g.tempo[1]} BPM"]
             result.append(ArtistInfluence(name=key, traits=traits, genre_mapping=placed[key].genre, weight=weight))
+        elif kind == "subgenre":
+            sub = t.subgenres[key]
+            g = t.genres[sub.parent]
+            lo, hi = sub.tempo or g.tempo
+            result.append(ArtistInfluence(name=sub.name, traits=[f"{sub.name} as {g.name}", *g.traits, f"{lo}-{hi} BPM"], genre_mapping=sub.parent, weight=weight))
         elif kind == "artist":
             a = artists[key]
             traits = [*a.traits, f"{a.tempo[0]}-{a.tempo[1]} BPM"]
@@ -238,6 +286,9 @@ def _tempo_range(influence: ArtistInfluence) -> tuple[int, int]:
     for a in t.artists:
         if a.name == influence.name:
             return a.tempo
+    for sub in t.subgenres.values():
+        if sub.name == influence.name and sub.tempo is not None:
+            return sub.tempo
     return t.genres[influence.genre_mapping].tempo
 
 
@@ -328,6 +379,10 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None, hints: Hints |
         )
         g = t.genres[genre_key]
         influences = [ArtistInfluence(name=g.name, traits=[*g.traits], genre_mapping=genre_key, weight=1.0)]
+    for key in dict.fromkeys(kinds("subgenre")):
+        sub = t.subgenres[key]
+        ambiguities.append(f"genre: {sub.name} has no idiom of its own; it plays as {t.genres[sub.parent].name} "
+                           f"({sub.name.lower()} → {sub.parent} idiom)")
     placed = {_normal(g.name) for g in hints.guesses}
     for name in _unknown_names(prompt, mentions):
         if _normal(name) in placed:
@@ -368,6 +423,10 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None, hints: Hints |
     key = Key(root=root, mode=mode, confidence="explicit" if key_stated else "inferred")
 
     total = bars if bars is not None else explicit_bars(prompt)
+    minutes = explicit_minutes(prompt) if total is None else None
+    if minutes is not None:
+        total = bars_for(minutes, bpm)
+        ambiguities.append(f"length: {minutes:g} minute(s) at {bpm:g} BPM is {total} bars")
     total = total if total is not None else hints.bars
     template = tables().arrangement.templates[genre.arrangement]
     total = check_bars(total) if total is not None else sum(s.bars for s in template.sections)

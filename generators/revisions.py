@@ -16,7 +16,8 @@ from .edits import now_iso
 from .errors import BadRequestError
 from .files import atomic_write
 from .model import HistoryEntry, Part, SongState
-from .requests import Change, Question, parse
+from .reading import Reading
+from .requests import Change, Question, read
 
 HISTORY = "history"
 
@@ -75,10 +76,20 @@ class Proposal:
     structure: bool = False
 
 
-def revise(song: SongState, text: str, changes: list[Change] | Question | None = None) -> Proposal | Question:
+def revise(song: SongState, text: str, changes: Reading | list[Change] | Question | None = None) -> Proposal | Question:
     """What the request ``text`` makes of ``song`` (no files touched), or a question back;
-    ``changes`` when they were read already (by a model: ``generators.llm.refining``)."""
-    changes = parse(text, song) if changes is None else changes
+    ``changes`` when they were read already (a Reading, or a model's changes: ``generators.llm.refining``).
+
+    Raises:
+        BadRequestError: the request cannot be applied (one line saying why); nothing changed.
+    """
+    changes = read(text, song) if changes is None else changes
+    if isinstance(changes, Reading):
+        if changes.problem:
+            raise BadRequestError(changes.problem)
+        if changes.question or not changes.changes:
+            return Question(changes.question or "What should change?", changes.understood)
+        changes = list(changes.changes)
     if isinstance(changes, Question):
         return changes
     kinds = {c.kind for c in changes}

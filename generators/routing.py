@@ -3,13 +3,18 @@
 - a simple question about the song now playing ("what key is this in?", "what chord is bar 5?") is
   an ``Answer``, computed from the ``SongState`` at once: no pipeline, no request to a model;
 - a composition request is ``Compose``: run the pipeline;
-- a change to the current song ("bass too busy") is ``Refine``, for ``generators.refine``.
+- a command on the playing song ("go to the chorus", "jump to the drop", "stop", "undo") is a
+  ``Command``;
+- a change to the current song ("bass too busy", "stop the bass", "slow it down a bit", "change the
+  tempo to 96") is ``Refine``, for ``generators.refine``.
 
-``route`` decides by the patterns of config/questions.toml alone: a question they recognise is
-answered, anything else composes. ``route_with`` asks the language model to classify what the
-patterns miss (when one is configured); a question it names is still answered from the song, and
-only it can tell a refinement from a composition. Each question kind is one row of the table and
-one function of ``ANSWERS``.
+``route`` decides by rules alone: a question the patterns of config/questions.toml recognise is
+answered, a command is a command, a request the grammar (``generators.requests``) reads as changes
+refines, and only a request that describes a song (a genre, an artist, "a new track") composes.
+Anything else is a refinement the refiner asks back about, so a stray sentence never replaces the
+playing song. ``route_with`` asks the language model to classify what the rules leave open (when
+one is configured); a question it names is still answered from the song. Each question kind is one
+row of the table and one function of ``ANSWERS``.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from backbeat.engine.time import PPQ
 from .errors import ConfigError
 from .grid import spans, ticks_per_bar
 from .model import PARTS, Part, SongState
-from .requests import is_refinement
+from .reading import Command
+from .requests import prepare, read
 from .tables import Table, load
+from .transport import command
 
 if TYPE_CHECKING:
     from .llm.client import LLMClient
@@ -63,7 +70,7 @@ class Refine:
     request: str
 
 
-Route = Answer | Compose | Refine
+Route = Answer | Compose | Refine | Command
 
 
 class Question(Table):
@@ -192,22 +199,34 @@ def answer(name: str, song: SongState, groups: dict[str, str] | None = None) -> 
 
 
 def route(text: str, song: SongState | None) -> Route:
-    """Without a model: a recognised question about a loaded song is answered, a request that
-    changes it ("bass too busy", "tempo 96") refines it, anything else composes a new song."""
-    if song is not None and (found := recognised(text)) is not None:
-        return answer(found[0], song, found[1])
-    if song is not None and song.tracks and is_refinement(text, song):
-        return Refine(text.strip())
-    return Compose(text.strip())
+    """Without a model: a recognised question about a loaded song is answered, a command on it is
+    a ``Command``, a request that describes a song composes, and anything else refines it (the
+    refiner reads it, or asks back)."""
+    if song is None or not song.tracks:
+        return Compose(text.strip())
+    clean, fixes = prepare(text)
+    for candidate in (text, clean):
+        if (found := recognised(candidate)) is not None:
+            return answer(found[0], song, found[1])
+    if (cmd := command(clean, song, fixes)) is not None:
+        return cmd
+    if read(text, song).describes:
+        return Compose(text.strip())
+    return Refine(text.strip())
 
 
 async def route_with(llm: LLMClient | None, text: str, song: SongState | None) -> Route:
     """``route``, with the language model classifying what the patterns do not recognise.
 
-    A model that fails or names nothing usable leaves the decision to the patterns (compose).
+    The model is asked about a request that composes or that the grammar did not understand; one
+    that fails or names nothing usable leaves the decision to the rules.
     """
     decided = route(text, song)
-    if not isinstance(decided, Compose) or llm is None or song is None:
+    if llm is None or song is None:
+        return decided
+    if isinstance(decided, Refine) and read(text, song).understood:
+        return decided
+    if not isinstance(decided, (Compose, Refine)):
         return decided
     from .llm import LLMError  # the model's layer is only loaded when a model is configured
     from .llm.prompts import SYSTEM, route_prompt
@@ -224,4 +243,6 @@ async def route_with(llm: LLMClient | None, text: str, song: SongState | None) -
         return answer(result.question, song, groups)
     if result.kind == "refine":
         return Refine(text.strip())
+    if result.kind == "compose":
+        return Compose(text.strip())
     return decided

@@ -108,9 +108,22 @@ class Lexicon(Table):
     outputs: OutputWords
 
 
+class SubgenreEntry(Table):
+    name: str
+    aliases: list[str] = []
+    parent: str
+    """The key of genres.toml whose idiom it plays as."""
+    tempo: tuple[int, int] | None = None
+    """The BPM range the genre is usually played at (within the parent's idiom)."""
+    source: str
+    """Where the row comes from, or "editor's judgement"."""
+
+
 class IntentTables(Table):
     artists: list[ArtistEntry]
     genres: dict[str, GenreEntry]
+    subgenres: dict[str, SubgenreEntry]
+    """Recognised genres without an idiom of their own (config/subgenres.toml)."""
     moods: dict[str, MoodEntry]
     lexicon: Lexicon
 
@@ -380,12 +393,53 @@ class SoundTables(Table):
 # --- refinement ---------------------------------------------------------------------------------------
 
 
+ChangeKind = Literal[
+    "density", "color", "mix", "mute", "remove", "add", "keep", "length", "double", "tempo_rel", "swing", "halftime",
+    "energy", "boring", "alternative", "choose",
+]
+
+
 class ChangeWords(Table):
     words: Annotated[list[str], Field(min_length=1)]
-    kind: Literal["density", "color", "mix", "mute", "length", "tempo_rel", "swing", "halftime", "energy", "alternative", "undo"]
+    kind: ChangeKind
     amount: float = 0.0
+    value: float | None = None
+    """For ``swing``: the value it sets (instead of moving by ``amount``)."""
     mix: str | None = None
     """For ``mix`` changes: a key of [mix]."""
+
+
+class LaneWords(Table):
+    words: Annotated[list[str], Field(min_length=1)]
+    lanes: Annotated[list[str], Field(min_length=1)]
+    """Lanes of config/drums.toml [gm]."""
+
+
+class SectionWords(Table):
+    words: Annotated[list[str], Field(min_length=1)]
+    peers: list[str] = []
+    """Kinds that stand in for this one in a song that has none of it."""
+
+
+class GrammarWords(Table):
+    not_parts: list[str]
+    """Instruments backbeat has no part for."""
+    chat: list[str]
+    """Chat words: never corrected, never reported as not understood."""
+    fillers: list[str]
+    """Words that carry no change."""
+    steer: list[str]
+    """Words that make a genre named nearby a change of genre."""
+
+
+class CommandWords(Table):
+    jump: list[str]
+    next: list[str]
+    stop: list[str]
+    play: list[str]
+    undo: list[str]
+    redo: list[str]
+    revert: list[str]
 
 
 class Nudge(Table):
@@ -412,9 +466,18 @@ class RefineTables(Table):
     sensitivity: dict[str, list[str]]
     """Part (or presets/effects) -> the dimensions whose change regenerates it."""
     parts: dict[Part, list[str]]
+    lanes: dict[str, LaneWords]
+    sections: dict[str, SectionWords]
+    spellings: dict[str, str]
+    """Informal spellings and homophones -> the word they stand for."""
+    words: GrammarWords
+    degrees: dict[str, float]
+    """Degree words ("a bit", "way") -> the factor they scale a change by."""
+    genre_forms: dict[str, str]
+    """Words that steer toward a genre by themselves ("jazzier") -> a genre key."""
+    commands: CommandWords
     changes: dict[str, ChangeWords]
     targets: dict[str, list[str]]
-    ordinals: dict[str, int]
     mix: dict[str, MixChange]
     brightness: dict[str, float]
     """Interval above the root (semitones, as a string key) -> how bright it sounds."""

@@ -49,6 +49,7 @@ from .table_models import (  # noqa: F401 - re-exported: the schemas are importe
     RefineTables,
     ScaleEntry,
     SectionSpec,
+    SubgenreEntry,
     SlotSpec,
     SoundRule,
     SoundTables,
@@ -109,7 +110,7 @@ class Tables:
     """Every table, cross-checked: each genre's templates and styles exist, each artist's genre too."""
 
     def __init__(self) -> None:
-        self.intent = load(IntentTables, "artists", "genres", "moods", "lexicon")
+        self.intent = load(IntentTables, "artists", "genres", "moods", "lexicon", "subgenres")
         self.theory = load(TheoryTables, "theory")
         self.arrangement = load(ArrangementTables, "progressions", "arrangements")
         self.parts = load(PartTables, "parts", "drums", "patterns")
@@ -131,6 +132,7 @@ class Tables:
             }
             problems += [f"genre {key}: unknown {what} {ref}" for what, (ref, table) in refs.items() if ref not in table]
             problems += [f"genre {key}: unknown mode {m}" for m in g.modes if m not in scales]
+        problems += self._check_subgenres()
         for m in self.intent.moods.values():
             if m.mode and m.mode not in scales:
                 problems.append(f"mood {m.tags}: unknown mode {m.mode}")
@@ -155,6 +157,27 @@ class Tables:
         problems += [f"refine: nudge of unknown effect category {n.category}" for m in refine.mix.values() for n in m.nudges if n.category not in effects]
         if problems:
             raise ConfigError(f"{len(problems)} problem(s) in config tables: " + "; ".join(problems[:5]))
+
+
+    def _check_subgenres(self) -> list[str]:
+        """Every subgenre plays as a genre that exists, and none shares a name with a genre: a genre
+        that gained an idiom of its own in genres.toml makes its row in subgenres.toml one to delete."""
+        genres = self.intent.genres
+        taken: dict[str, str] = {}
+        for key, g in genres.items():
+            for phrase in (key, g.name, *g.aliases):
+                taken.setdefault(phrase.lower().replace("-", " "), key)
+        problems = []
+        for key, sub in self.intent.subgenres.items():
+            if sub.parent not in genres:
+                problems.append(f"subgenres.toml: {key}: unknown parent genre {sub.parent}")
+            for phrase in (key, sub.name, *sub.aliases):
+                genre = taken.get(phrase.lower().replace("-", " "))
+                if genre is not None:
+                    problems.append(f"subgenres.toml: {phrase!r} of row {key} is also a name of genres.toml's {genre}, "
+                                    f"which has an idiom of its own: delete the row {key} from subgenres.toml")
+                    break
+        return problems
 
 
 @cache
