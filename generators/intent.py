@@ -45,6 +45,8 @@ class Mention:
     kind: str
     key: str
     start: int
+    phrase: str = ""
+    """The words of the prompt it was read from (as normalised)."""
 
 
 def _normal(text: str) -> str:
@@ -138,7 +140,42 @@ def scan(prompt: str) -> list[Mention]:
     """Every known phrase in ``prompt``, in order, longest match first where two overlap."""
     pattern, meaning = _phrasebook()
     text = _normal(prompt)
-    return [Mention(*meaning[m.group(0)], m.start()) for m in pattern.finditer(text)]
+    return [Mention(*meaning[m.group(0)], m.start(), m.group(0)) for m in pattern.finditer(text)]
+
+
+@cache
+def _tiers() -> tuple[frozenset[str], ...]:
+    """The words the tables know, for spelling: genre names first, then moods and the lexicon."""
+    t = tables().intent
+    words = lambda phrases: frozenset(w for p in phrases for w in re.findall(r"[a-z]+", _normal(p)))  # noqa: E731
+    genres = words([n for k, g in t.genres.items() for n in (k, g.name, *g.aliases)] + [n for k, g in t.subgenres.items() for n in (k, g.name, *g.aliases)])
+    _, meaning = _phrasebook()
+    rest = words(p for p, (kind, _) in meaning.items() if kind != "artist") - genres
+    return genres, rest
+
+
+def spelled(prompt: str) -> tuple[str, list[str]]:
+    """``prompt`` with misspelt table words corrected ("deep hosue" -> "deep house"), and one line
+    per correction ("reading 'hosue' as 'house'")."""
+    from .spelling import correct
+
+    fixes: list[str] = []
+    _, meaning = _phrasebook()
+    names = frozenset(w for p, (kind, _) in meaning.items() if kind == "artist" for w in p.split())
+    vocabulary = frozenset().union(*_tiers()) | names
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        # Artists' names and capitalised words past the first (names backbeat may not know) are
+        # never corrected: an unknown name is not a misspelt genre.
+        if word.lower() in vocabulary or (word[0].isupper() and m.start() > 0):
+            return word
+        (out,), found = correct([word.lower()], _tiers(), tables().refine.spellings)
+        if not found:
+            return word
+        fixes.append(f"reading '{word}' as '{out}'")
+        return out
+    return re.sub(r"[^\W\d_]+", fix, prompt), fixes
 
 
 # --- explicit values -----------------------------------------------------------------------------
@@ -364,11 +401,13 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None, hints: Hints |
     t = tables().intent
     rng = stream(seed, "intent")
     hints = hints or Hints()
+    prompt_as_typed = prompt
+    prompt, corrections = spelled(prompt)
     mentions = _merged(scan(prompt), hints)
     kinds = lambda kind: [m.key for m in mentions if m.kind == kind]  # noqa: E731
     words = set(kinds("word"))
     moods = list(dict.fromkeys(kinds("mood")))
-    ambiguities: list[str] = []
+    ambiguities: list[str] = [f"spelling: {line}" for line in corrections]
 
     influences = _influences(mentions, hints.guesses)
     if not influences:
@@ -379,10 +418,11 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None, hints: Hints |
         )
         g = t.genres[genre_key]
         influences = [ArtistInfluence(name=g.name, traits=[*g.traits], genre_mapping=genre_key, weight=1.0)]
-    for key in dict.fromkeys(kinds("subgenre")):
-        sub = t.subgenres[key]
+    for m in {m.key: m for m in reversed(mentions) if m.kind == "subgenre"}.values():
+        sub = t.subgenres[m.key]
+        said = sub.name.lower() if _normal(sub.name) == m.phrase or not m.phrase else m.phrase
         ambiguities.append(f"genre: {sub.name} has no idiom of its own; it plays as {t.genres[sub.parent].name} "
-                           f"({sub.name.lower()} → {sub.parent} idiom)")
+                           f"({said} → {sub.parent} idiom)")
     placed = {_normal(g.name) for g in hints.guesses}
     for name in _unknown_names(prompt, mentions):
         if _normal(name) in placed:
@@ -448,7 +488,7 @@ def decompose(prompt: str, *, seed: int, bars: int | None = None, hints: Hints |
     outputs = [o for o in OUTPUTS if o in (only or [*DEFAULT_OUTPUTS, *added])]
 
     return PipelineIntent(
-        prompt=prompt,
+        prompt=prompt_as_typed,
         influences=influences,
         mood=[tag for m in moods for tag in t.moods[m].tags],
         genre=GenreBlend(primary=primary, secondary=secondary, blend_weights=blend, dna_vector=dna),

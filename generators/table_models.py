@@ -35,6 +35,8 @@ class ArtistEntry(Table):
     tempo: tuple[int, int]
     """Typical tempo range of the artist's records: the clock tempo as usually cited (a trap
     artist at 130-160, not the half-time 65-80), never a doubled tap of a slow song."""
+    source: str
+    """Where the entry comes from, or "editor's judgement"."""
 
     @field_validator("tempo")
     @classmethod

@@ -122,6 +122,12 @@ class Tables:
     def _check(self) -> None:
         genres, scales = self.intent.genres, self.theory.scales
         problems = [f"artist {a.name}: unknown genre {a.genre}" for a in self.intent.artists if a.genre not in genres]
+        names: dict[str, str] = {}
+        for a in self.intent.artists:
+            for phrase in (a.name, *a.aliases):
+                other = names.setdefault(phrase.lower().replace("-", " "), a.name)
+                if other != a.name:
+                    problems.append(f"artists.toml: {phrase!r} names both {other} and {a.name}")
         for key, g in genres.items():
             refs = {
                 "arrangement": (g.arrangement, self.arrangement.templates),
