@@ -23,7 +23,8 @@ from .theory import pitch_class, scale_of
 APPROACHES = ("best-match", "more-creative", "different-structure")
 
 
-def _styles(part: str) -> list[str]:
+def styles(part: str) -> list[str]:
+    """Every style of ``part`` the pattern tables have."""
     t = tables().parts
     return list({"drums": t.drums.styles, "bass": t.bass, "chords": t.comping, "lead": t.lead}[part])
 
@@ -33,7 +34,7 @@ def other_style(song: SongState, part: str, current: str, used: set[str]) -> str
     any other style when the family has none left."""
     family = tables().intent.genres[song.intent.genre.primary].family
     kin = [getattr(g, STYLE_FIELDS[part]) for g in tables().intent.genres.values() if g.family == family]
-    for style in [*dict.fromkeys(kin), *_styles(part)]:
+    for style in [*dict.fromkeys(kin), *styles(part)]:
         if style != current and style not in used:
             return style
     return current

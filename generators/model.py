@@ -364,6 +364,9 @@ class Track(Model):
     preset: PresetChoice | None = None
     effects: list[EffectSlot] = []
     muted: bool = False
+    silenced: list[str] = []
+    """Drum lanes (config/drums.toml [gm]) a refinement took out ("drop the hats"); they stay out
+    when the part is generated again."""
     params: PartParams = PartParams()
     """What the part was generated with (refinements change these, then regenerate)."""
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import structure
 from .arrangement import chord_order
 from .errors import BadRequestError
-from .grid import part_density
+from .alternatives import styles
+from .grid import STYLE_FIELDS, part_density, style_key
 from .harmony import in_key, with_beats
-from .model import PARTS, EffectSlot, GenreDNA, Key, Part, SongState, Track
+from .model import PARTS, Arrangement, EffectSlot, GenreDNA, Key, Part, PartParams, SongState, Track
 from .pipeline import PART_GENERATORS
+from .reading import Change
 from .recolor import recolor
-from .requests import Change
 from .sound import chain, retime, with_presets
 from .tables import tables
 from .theory import pitch_class, spell_root
@@ -37,7 +39,15 @@ class Work:
     """Parts a change aimed at directly (their parameters changed)."""
     notes: list[str] = field(default_factory=list)
     """What each change did, one line each."""
-    mix: list[str] = field(default_factory=list)
+    mix: list[tuple[str, Part | None]] = field(default_factory=list)
+    """Mix changes in order: (a key of [mix], the part it is for or None for every part)."""
+    density: dict[Part, float] = field(default_factory=dict)
+    """Parts whose density a change moved, and which way (negative: sparser)."""
+    kept: set[Part] = field(default_factory=set)
+    """Parts the request said to leave as they are."""
+    form: bool = False
+    """Which parts play in a section changed (a live song is replaced at a section boundary)."""
+    changes: tuple[Change, ...] = ()
 
     def track(self, part: str) -> Track:
         return self.song.track(part)  # type: ignore[arg-type]
@@ -68,7 +78,9 @@ def _density(w: Work, c: Change) -> None:
     after = round(min(max(before + c.amount, 0.05), 1.0), 3)
     w.put_track(track.model_copy(update={"params": track.params.model_copy(update={"density": after})}))
     w.parts.add(c.part)
-    w.notes.append(f"{c.part}: density {before:.2f} -> {after:.2f}")
+    w.density[c.part] = c.amount
+    if after != before:
+        w.notes.append(f"{c.part}: density {before:.2f} → {after:.2f}")
 
 
 def _color(w: Work, c: Change) -> None:
@@ -81,6 +93,8 @@ def _color(w: Work, c: Change) -> None:
             raise BadRequestError(f"{w.song.progression.key.label()} is already as {'dark' if c.amount < 0 else 'bright'} as a key gets")
         _key(w, Change("key", key=(w.song.progression.key.root, order[j])))
         return
+    if c.chord is not None and c.chord != -1 and not 1 <= c.chord <= len(w.song.progression.chords):
+        raise BadRequestError(f"the progression has {len(w.song.progression.chords)} chords; there is no chord {c.chord}")
     progression, note = recolor(w.song.progression, c.chord or 1, c.amount)
     w.replace(progression=progression)
     w.dimensions.add("progression")
@@ -98,7 +112,13 @@ def _key(w: Work, c: Change) -> None:
         raise BadRequestError(f"the song is already in {old.label()}")
     w.replace(intent=w.song.intent.model_copy(update={"key": key}), progression=in_key(w.song.progression, key))
     w.dimensions |= {"key", "scale"}
-    w.notes.append(f"key: {old.label()} -> {key.label()}")
+    w.notes.append(f"key {old.label()} → {key.label()}")
+
+
+def _transpose(w: Work, c: Change) -> None:
+    old = w.song.progression.key
+    root = spell_root((pitch_class(old.root) + int(c.amount)) % 12, old.mode)
+    _key(w, Change("key", key=(root, old.mode)))
 
 
 def _tempo(w: Work, bpm: float) -> None:
@@ -107,41 +127,113 @@ def _tempo(w: Work, bpm: float) -> None:
         raise BadRequestError(f"tempo {bpm:g} BPM is out of range: give {MIN_BPM:g} to {MAX_BPM:g} BPM")
     intent = w.song.intent
     before = intent.tempo.bpm
+    if bpm == before:
+        raise BadRequestError(f"the song is already at {bpm:g} BPM")
     tempo = intent.tempo.model_copy(update={"bpm": float(bpm), "confidence": "explicit"})
     w.replace(intent=intent.model_copy(update={"tempo": tempo}))
     w.dimensions.add("tempo")
-    w.notes.append(f"tempo: {before:g} -> {bpm:g} BPM")
+    w.notes.append(f"tempo {before:g} → {bpm:g}")
 
 
 def _mute(w: Work, c: Change) -> None:
+    if c.section is not None:
+        arrangement, note = structure.with_part(w.song.arrangement, c.section, c.part, c.amount <= 0)
+        w.replace(arrangement=arrangement)
+        w.parts.add(c.part)
+        w.form = True
+        w.notes.append(note)
+        return
     track = w.track(c.part)
+    if c.lane is not None:
+        _lane(w, c, track)
+        return
     on = c.amount > 0
+    if track.muted == on:
+        if len(w.changes) > 1:  # "unmute everything": the parts already playing are no change
+            return
+        raise BadRequestError(f"the {c.part} {_is(c.part)} {'already muted' if on else 'not muted'}")
     w.put_track(track.model_copy(update={"muted": on}))
-    w.notes.append(f"{c.part}: {'muted' if on else 'back in'}")
+    w.notes.append(f"{c.part}: {'muted' if on else 'unmuted'}")
+
+
+def _lane(w: Work, c: Change, track: Track) -> None:
+    """Drums of one lane group ("hats") taken out, or let back in at the next regeneration."""
+    lanes = set(tables().refine.lanes[c.lane].lanes)
+    silenced = set(track.silenced)
+    if c.amount > 0:
+        if lanes <= silenced:
+            raise BadRequestError(f"the {c.lane} are already out")
+        w.put_track(silenced_track(track.model_copy(update={"silenced": sorted(silenced | lanes)})))
+        w.notes.append(f"drums: {c.lane} out")
+    else:
+        if not lanes & silenced:
+            raise BadRequestError(f"the {c.lane} are already in")
+        w.put_track(track.model_copy(update={"silenced": sorted(silenced - lanes)}))
+        w.parts.add("drums")
+        w.notes.append(f"drums: {c.lane} back in")
+
+
+def _is(part: str) -> str:
+    return "are" if part in ("drums", "chords") else "is"
+
+
+def silenced_track(track: Track) -> Track:
+    """``track`` without the notes of its silenced drum lanes."""
+    if not track.silenced:
+        return track
+    gm = tables().parts.drums.gm
+    pitches = {gm[lane] for lane in track.silenced if lane in gm}
+    clips = [clip.model_copy(update={"notes": [n for n in clip.notes if n.pitch not in pitches]}) for clip in track.clips]
+    return track.model_copy(update={"clips": clips})
+
+
+def _form(w: Work, arrangement: Arrangement, note: str) -> None:
+    duration = w.song.intent.duration.model_copy(update={"total_bars": arrangement.total_bars, "sections": []})
+    w.replace(arrangement=arrangement, intent=w.song.intent.model_copy(update={"duration": duration}))
+    w.dimensions.add("structure")
+    w.notes.append(note)
 
 
 def _length(w: Work, c: Change) -> None:
-    a = w.song.arrangement
-    s = a.sections[c.section]
-    bars = max(1, s.bars + int(c.amount))
-    if a.total_bars - s.bars + bars > 1024:
-        raise BadRequestError("the song would be longer than 1024 bars")
-    sections = [x.model_copy(update={"bars": bars}) if i == c.section else x for i, x in enumerate(a.sections)]
-    arrangement = a.model_copy(update={"sections": sections})
-    duration = w.song.intent.duration.model_copy(update={"total_bars": arrangement.total_bars})
-    w.replace(arrangement=arrangement, intent=w.song.intent.model_copy(update={"duration": duration}))
-    w.dimensions.add("structure")
-    w.notes.append(f"{s.name}: {s.bars} -> {bars} bars")
+    s = w.song.arrangement.sections[c.section]
+    _form(w, *structure.resized(w.song.arrangement, c.section, structure.step(s.bars, c.amount > 0, c.bars)))
 
 
-def _swing(w: Work, c: Change) -> None:
+APPLY = {
+    "density": _density,
+    "color": _color,
+    "key": _key,
+    "transpose": _transpose,
+    "tempo": lambda w, c: _tempo(w, c.bpm),
+    "tempo_rel": lambda w, c: _tempo(w, w.song.bpm * c.amount),
+    "tempo_step": lambda w, c: _tempo(w, w.song.bpm + c.amount),
+    "mute": _mute,
+    "length": _length,
+    "length_set": lambda w, c: _form(w, *structure.resized(w.song.arrangement, c.section, c.bars)),
+    "double": lambda w, c: _form(w, *structure.resized(w.song.arrangement, c.section, 2 * w.song.arrangement.sections[c.section].bars)),
+    "add_section": lambda w, c: _form(w, *structure.added(w.song.arrangement, c.target, w.song.progression)),
+    "remove_section": lambda w, c: _form(w, *structure.removed(w.song.arrangement, c.section)),
+    "swing": lambda w, c: _swing(w, w.song.intent.genre.dna_vector.swing + c.amount),
+    "swing_set": lambda w, c: _swing(w, c.amount),
+    "halftime": lambda w, c: _halftime(w, c),
+    "energy": lambda w, c: _energy(w, c),
+    "genre": lambda w, c: _genre(w, c),
+    "mix": lambda w, c: _mix(w, c),
+    "keep": lambda w, c: w.kept.add(c.part),
+}
+"""Change kind -> what it does to the song (alternatives, choices and the history are the session's business)."""
+
+
+def _swing(w: Work, value: float) -> None:
     intent = w.song.intent
     dna = intent.genre.dna_vector
-    swing = round(min(max(dna.swing + c.amount, 0.0), 1.0), 3)
+    swing = round(min(max(value, 0.0), 1.0), 3)
+    if swing == dna.swing:
+        raise BadRequestError(f"the swing is already {'as ' + ('straight' if swing == 0 else 'swung') + ' as it goes' if swing in (0.0, 1.0) else f'{swing:.2f}'}")
     genre = intent.genre.model_copy(update={"dna_vector": dna.model_copy(update={"swing": swing})})
     w.replace(intent=intent.model_copy(update={"genre": genre}))
     w.dimensions.add("feel")
-    w.notes.append(f"swing: {dna.swing:.2f} -> {swing:.2f}")
+    w.notes.append(f"swing {dna.swing:.2f} → {swing:.2f}")
 
 
 def _halftime(w: Work, c: Change) -> None:
@@ -162,9 +254,13 @@ def _energy(w: Work, c: Change) -> None:
         s.model_copy(update={"energy": round(min(max(s.energy + c.amount, 0.05), 1.0), 3)}) if i in chosen else s
         for i, s in enumerate(a.sections)
     ]
+    where = "the whole song" if c.section is None else a.sections[c.section].name
+    if sections == a.sections:
+        instead = '"busier drums", "more swing" or a longer build before it' if c.amount > 0 else '"sparser drums" or "mute the lead"'
+        raise BadRequestError(f"the energy of {where} is already as {'high' if c.amount > 0 else 'low'} as it goes; nothing changed. "
+                              f"What would change it: {instead}")
     w.replace(arrangement=a.model_copy(update={"sections": sections}))
     w.dimensions.add("energy")
-    where = "the whole song" if c.section is None else a.sections[c.section].name
     w.notes.append(f"energy {'up' if c.amount > 0 else 'down'} in {where}")
 
 
@@ -180,26 +276,9 @@ def _genre(w: Work, c: Change) -> None:
 
 
 def _mix(w: Work, c: Change) -> None:
-    w.mix.append(c.mix)
+    w.mix.append((c.mix, c.part))
     w.dimensions.add("mix")
-    w.notes.append(tables().refine.mix[c.mix].description)
-
-
-APPLY = {
-    "density": _density,
-    "color": _color,
-    "key": _key,
-    "tempo": lambda w, c: _tempo(w, c.bpm),
-    "tempo_rel": lambda w, c: _tempo(w, w.song.bpm * c.amount),
-    "mute": _mute,
-    "length": _length,
-    "swing": _swing,
-    "halftime": _halftime,
-    "energy": _energy,
-    "genre": _genre,
-    "mix": _mix,
-}
-"""Change kind -> what it does to the song (alternative and undo are the session's business)."""
+    w.notes.append(f"{c.part + ' ' if c.part else ''}{tables().refine.mix[c.mix].description}")
 
 
 # --- blast radius and regeneration ----------------------------------------------------------------
@@ -216,18 +295,54 @@ def reached(dimensions: set[str], direct: set[Part]) -> tuple[list[Part], bool, 
     return parts, presets, rebuilt
 
 
-def _regenerate(song: SongState, part: Part) -> Track:
-    """``part`` generated again from its stored parameters; clips whose notes came out the same are
-    kept as they were (same version), so only real changes count as new versions."""
+def _regenerate(song: SongState, part: Part, params: PartParams | None = None) -> Track:
+    """``part`` generated again from its stored parameters (or ``params``); clips whose notes came
+    out the same are kept as they were (same version), so only real changes count as new versions.
+    Drum lanes a request took out stay out."""
     old = song.track(part)
-    fresh = PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=song.seed, params=old.params)
+    params = params or old.params
+    fresh = PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=song.seed, params=params)
+    fresh = silenced_track(fresh.model_copy(update={"silenced": old.silenced}))
     version = max((c.version for c in old.clips), default=0) + 1
     before = {(c.section, c.start_bar, c.bars): c for c in old.clips}
     clips = []
     for c in fresh.clips:
         same = before.get((c.section, c.start_bar, c.bars))
         clips.append(same if same is not None and same.notes == c.notes else c.model_copy(update={"version": version}))
-    return old.model_copy(update={"clips": clips})
+    return old.model_copy(update={"clips": clips, "params": params})
+
+
+def note_count(track: Track) -> int:
+    return sum(len(c.notes) for c in track.clips)
+
+
+def _further(song: SongState, part: Part, sparser: bool, count: int) -> tuple[Track, str]:
+    """The part one step further than its density goes: the nearest style of the part that plays
+    fewer notes (or more), at the density asked for.
+
+    Raises:
+        BadRequestError: no style goes further; the answer says what would change instead.
+    """
+    track = song.track(part)
+    current = style_key(song.intent, part, track.params)
+    genres = tables().intent.genres
+    family = genres[song.intent.genre.primary].family
+    kin = {getattr(g, STYLE_FIELDS[part]) for g in genres.values() if g.family == family}
+    options = []
+    for style in styles(part):
+        if style == current:
+            continue
+        candidate = _regenerate(song, part, track.params.model_copy(update={"style": style}))
+        n = note_count(candidate)
+        if (n < count) if sparser else (n > count):
+            options.append((style not in kin, abs(n - count), style, candidate, n))  # the genre family's own styles first
+    if not options:
+        word = "sparse" if sparser else "busy"
+        instead = f'"mute the {part}", "a shorter verse"' if sparser else f'"more energy", "try something different on the {part}"'
+        raise BadRequestError(f"the {part} {_is(part)} already as {word} as backbeat plays it ({count} notes); nothing changed. "
+                              f"What would change it: {instead}")
+    _, _, style, candidate, n = min(options, key=lambda o: o[:2])
+    return candidate, f"{part}: at its {'sparsest' if sparser else 'busiest'} in the {current} style, so the {style} style instead ({count} → {n} notes)"
 
 
 def _chords_follow(song: SongState) -> SongState:
@@ -237,13 +352,25 @@ def _chords_follow(song: SongState) -> SongState:
     return song.model_copy(update={"arrangement": song.arrangement.model_copy(update={"sections": sections})})
 
 
+def _keep(w: Work, parts: list[Part]) -> list[Part]:
+    """The parts to regenerate less those a request said to keep; a change that cannot leave a
+    kept part as it is (a new key under the chords) is refused."""
+    harmonic = w.dimensions & {"key", "progression", "scale", "structure"}
+    for part in sorted(w.kept):
+        if part in w.parts or (harmonic and part in parts and part != "drums") or (part in parts and "structure" in harmonic):
+            raise BadRequestError(f"that change reaches the {part} too, so it cannot stay as it is; ask without \"keep the {part}\"")
+    return [p for p in parts if p not in w.kept]
+
+
 def apply(song: SongState, changes: list[Change]) -> Outcome:
     """``song`` with ``changes`` applied in order (for one element, the later change wins).
+    Every change changes something: a density already at its limit goes on to a sparser (or
+    busier) style of the part, and a change that would change nothing is refused.
 
     Raises:
-        BadRequestError: a change that cannot be made (with the reason, one line).
+        BadRequestError: a change that cannot be made, or would change nothing (one line, why).
     """
-    w = Work(song)
+    w = Work(song, changes=tuple(changes))
     for c in changes:
         handler = APPLY.get(c.kind)
         if handler is None:
@@ -251,11 +378,16 @@ def apply(song: SongState, changes: list[Change]) -> Outcome:
         handler(w, c)
     w.song = _chords_follow(w.song)
     parts, presets, effects = reached(w.dimensions, w.parts)
+    parts = _keep(w, parts)
     for part in parts:
         w.put_track(_regenerate(w.song, part))
-    for part in sorted(w.parts):
-        if w.track(part).clips == song.track(part).clips:
-            w.notes.append(f"{part}: its style already plays it that way, so no note changed (try \"try something different on the {part}\")")
+    for part, amount in w.density.items():
+        before, after = note_count(song.track(part)), note_count(w.track(part))
+        if (after < before) if amount < 0 else (after > before):
+            continue
+        track, note = _further(w.song, part, amount < 0, before)
+        w.put_track(track)
+        w.notes.append(note)
     tracks = w.song.tracks
     if presets:
         tracks = with_presets(w.song.intent, tracks)
@@ -263,10 +395,12 @@ def apply(song: SongState, changes: list[Change]) -> Outcome:
         tracks = [t.model_copy(update={"effects": chain(w.song.intent, t.part, w.song.bpm)}) for t in tracks]
     elif "tempo" in w.dimensions:
         tracks = [t.model_copy(update={"effects": retime(t.effects, w.song.bpm)}) for t in tracks]
-    for mix in w.mix:
-        tracks = [t.model_copy(update={"effects": nudged(t.effects, mix)}) for t in tracks]
+    for mix, only in w.mix:
+        tracks = [t.model_copy(update={"effects": nudged(t.effects, mix)}) if only in (None, t.part) else t for t in tracks]
     w.replace(tracks=tracks)
-    return Outcome(w.song, tuple(parts), tuple(sorted(w.dimensions)), tuple(w.notes), "structure" in w.dimensions)
+    if w.song == song:
+        raise BadRequestError("that would change nothing in this song; nothing changed")
+    return Outcome(w.song, tuple(parts), tuple(sorted(w.dimensions)), tuple(w.notes), "structure" in w.dimensions or w.form)
 
 
 def nudged(effects: list[EffectSlot], mix: str) -> list[EffectSlot]:

@@ -468,8 +468,10 @@ def _read_clause(c: _Clause, s: _State) -> None:
             for h in inherited.hits[:1]:
                 _act(inherited, h, s)
         return
-    if c.hits and not c.has_targets and s.last is not None and s.last.has_targets and not s.last.hits:
-        c = _Clause(c.text, c.hits, s.last.parts, s.last.sections, s.last.chords, c.degree, s.last.targets)  # "the 3rd chord sounds weird, make it darker"
+    if c.hits and not c.has_targets and s.last is not None and s.last.has_targets and (
+        not s.last.hits or {h.kind for h in s.last.hits} & {h.kind for h in c.hits}
+    ):  # "the 3rd chord sounds weird, make it darker"; "bass too busy, simplify"
+        c = _Clause(c.text, c.hits, s.last.parts, s.last.sections, s.last.chords, c.degree, s.last.targets)
     chosen = specific or ([] if valued else generic[:1])
     if valued and not specific:
         return

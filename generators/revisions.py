@@ -16,8 +16,9 @@ from .edits import now_iso
 from .errors import BadRequestError
 from .files import atomic_write
 from .model import HistoryEntry, Part, SongState
-from .reading import Reading
-from .requests import Change, Question, read
+from .reading import COMMANDS, Reading
+from .requests import Change, Question
+from .requests import read as read_request
 
 HISTORY = "history"
 
@@ -31,6 +32,8 @@ class Revision:
     files: tuple[str, ...]
     regenerated: tuple[str, ...] = ()
     structure: bool = False
+    reading: Reading | None = None
+    """What the request was read as (for the reply: corrections and changes)."""
 
 
 def _snapshot(folder: Path, song: SongState) -> str:
@@ -79,11 +82,13 @@ class Proposal:
 def revise(song: SongState, text: str, changes: Reading | list[Change] | Question | None = None) -> Proposal | Question:
     """What the request ``text`` makes of ``song`` (no files touched), or a question back;
     ``changes`` when they were read already (a Reading, or a model's changes: ``generators.llm.refining``).
+    Changes apply in order: "something different" and a chosen alternative take their turn among
+    the others.
 
     Raises:
         BadRequestError: the request cannot be applied (one line saying why); nothing changed.
     """
-    changes = read(text, song) if changes is None else changes
+    changes = read_request(text, song) if changes is None else changes
     if isinstance(changes, Reading):
         if changes.problem:
             raise BadRequestError(changes.problem)
@@ -92,29 +97,66 @@ def revise(song: SongState, text: str, changes: Reading | list[Change] | Questio
         changes = list(changes.changes)
     if isinstance(changes, Question):
         return changes
-    kinds = {c.kind for c in changes}
-    if "undo" in kinds:
-        raise BadRequestError("undo is a command of its own (backbeat refine --session DIR --undo)")
-    if "alternative" in kinds:
-        if len(changes) > 1:
-            raise BadRequestError("ask for something different on its own, then for other changes")
-        part: Part = changes[0].part  # type: ignore[assignment]
-        changed, pick = alternatives.something_different(song, part)
-        return Proposal(changed, "choose", [part], (pick.description,), (part,))
-    outcome = refine.apply(song, changes)
-    targets = sorted({*outcome.regenerated, *outcome.dimensions}) or [c.part or c.kind for c in changes]
-    return Proposal(outcome.song, "refine", targets, outcome.notes, outcome.regenerated, outcome.structure)
+    history = [c.kind for c in changes if c.kind in COMMANDS]
+    if history:
+        raise BadRequestError(f"{history[0]} is a command of its own (backbeat refine --session DIR --{'undo' if history[0] != 'revert' else 'revert 0'})")
+    kept = [c for c in changes if c.kind == "keep"]  # "keep the drums" holds for the whole request
+    changes = [c for c in changes if c.kind != "keep"]
+    if not changes:
+        raise BadRequestError(f"the {' and '.join(c.part or '' for c in kept)} stay as they are; say what should change")
+    for c in changes:
+        if c.kind in ("alternative", "choose") and c.part in {k.part for k in kept}:
+            raise BadRequestError(f"the {c.part} cannot stay as it is and change too")
+    current, notes, regenerated, targets = song, [], [], set()
+    batch: list[Change] = []
+    structure = False
+
+    def flush() -> None:
+        nonlocal current, structure
+        if not batch:
+            return
+        outcome = refine.apply(current, [*kept, *batch])
+        current = outcome.song
+        notes.extend(outcome.notes)
+        regenerated.extend(p for p in outcome.regenerated if p not in regenerated)
+        targets.update(outcome.regenerated, outcome.dimensions)
+        structure = structure or outcome.structure
+        batch.clear()
+
+    for c in changes:
+        if c.kind not in ("alternative", "choose"):
+            batch.append(c)
+            continue
+        flush()
+        part: Part = c.part  # type: ignore[assignment]
+        if c.kind == "alternative":
+            current, pick = alternatives.something_different(current, part)
+        else:
+            current = alternatives.choose(current, part, c.target or "")
+            pick = next(a for a in current.alternatives[part] if a.label == (c.target or "").upper())
+        notes.append(f"{part}: {pick.description}")
+        regenerated.append(part) if part not in regenerated else None
+        targets.add(part)
+    flush()
+    only_alternatives = all(c.kind in ("alternative", "choose") for c in changes)
+    return Proposal(current, "choose" if only_alternatives else "refine", sorted(targets) or [c.part or c.kind for c in changes],
+                    tuple(notes), tuple(regenerated), structure)
 
 
 def refine_folder(folder: Path, text: str, read: Callable[[str, SongState], list[Change] | Question] | None = None) -> Revision | Question:
     """Apply ``text`` to the session in ``folder``: a Revision, or a Question (nothing changed).
-    ``read`` turns the request into changes (default: the rule-based parser)."""
+    ``read`` turns a request the grammar does not understand into changes (a model's reading);
+    "undo", "redo" and "revert to the original" work on the history."""
     song = session.load_song(folder)
-    proposal = revise(song, text, read(text, song) if read is not None else None)
+    reading = read_request(text, song)
+    if len(reading.changes) == 1 and reading.changes[0].kind in COMMANDS:
+        return HISTORY_COMMANDS[reading.changes[0].kind](folder)
+    changes = read(text, song) if read is not None and not reading.understood else reading
+    proposal = revise(song, text, changes)
     if isinstance(proposal, Question):
         return proposal
     new, files = commit(folder, song, proposal.song, proposal.action, text, proposal.targets)
-    return Revision(new, proposal.notes, tuple(files), proposal.regenerated, proposal.structure)
+    return Revision(new, proposal.notes, tuple(files), proposal.regenerated, proposal.structure, reading)
 
 
 def make_alternatives(folder: Path, part: Part, n: int = 3) -> Revision:
@@ -162,3 +204,15 @@ def undo(folder: Path) -> Revision:
     if not song.history or song.history[-1].snapshot is None:
         raise BadRequestError("nothing to undo")
     return revert(folder, len(song.history) - 1)
+
+
+def redo(folder: Path) -> Revision:
+    """Redo what the last undo (or revert) took back."""
+    song = session.load_song(folder)
+    if not song.history or song.history[-1].action != "revert":
+        raise BadRequestError("nothing to redo: the last change was not an undo")
+    return undo(folder)
+
+
+HISTORY_COMMANDS: dict[str, Callable[[Path], Revision]] = {"undo": undo, "redo": redo, "revert": lambda folder: revert(folder, 0)}
+"""The history commands a request can be: "undo", "redo", "revert to the original"."""

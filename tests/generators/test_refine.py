@@ -123,7 +123,7 @@ def test_choosing_b_puts_b_in_the_song_state_and_the_files(folder):
 
 def test_an_ambiguous_request_asks_and_changes_nothing(folder):
     before = snapshot(folder)
-    for text in ["make it darker", "simpler", "longer", "hello"]:
+    for text in ["simpler", "longer", "something different", "hello"]:
         result = revisions.refine_folder(folder, text)
         assert isinstance(result, Question) and ("?" in result.text or "Try" in result.text)
     assert snapshot(folder) == before

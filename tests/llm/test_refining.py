@@ -40,7 +40,7 @@ async def test_what_the_rules_miss_the_model_reads(server: FakeLLMServer, song):
 async def test_requests_the_rules_know_never_reach_the_model(server: FakeLLMServer, song):
     changes = await understand("bass too busy", song, settings_for(server.url))
     assert changes[0].kind == "density" and changes[0].part == "bass"
-    ambiguous = await understand("make it darker", song, settings_for(server.url))
+    ambiguous = await understand("simpler", song, settings_for(server.url))
     assert isinstance(ambiguous, Question) and ambiguous.understood
     assert server.requests == []
 
