@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from backbeat.engine.ports import list_ports, platform_apis, probe
-from backbeat.generators.routing import Answer, Refine, route
+from backbeat.generators.routing import Answer, Command, Refine, route
 
 from .bus import Bus
 from .controls import ControllerMapError, parse_action
@@ -185,12 +185,33 @@ class Commands:
         if isinstance(routed, Answer):
             self.bus.log("info", routed.text)
             return {"kind": "answer", "answer": routed.text, "data": routed.data}
+        if isinstance(routed, Command):
+            return {"kind": "command", "command": routed.label, **await self._command(routed)}
         if isinstance(routed, Refine):
             return {"kind": "refine", **await self.refiner.refine(args.text)}
         return {"kind": "generate", **await self.generate(GenerateArgs(prompt=routed.prompt, play=True))}
 
+    async def _command(self, cmd: Command) -> dict[str, Any]:
+        """A command typed in words ("go to the chorus", "stop", "undo"), run as its own command."""
+        if cmd.problem:
+            raise ProtocolError("not_found", cmd.problem)
+        if cmd.action == "jump":
+            target: str | int = cmd.kind or (cmd.section if cmd.section is not None else 0)
+            if cmd.next:
+                song = self.player.song
+                target = min((self.player.transport().section_index or 0) + 1, len(song.arrangement.sections) - 1) if song else 0
+            return await self.jump(JumpArgs(section=target))
+        if cmd.action in ("undo", "redo"):  # an undo of an undo redoes
+            history = self.player.song.history if self.player.song else []
+            if cmd.action == "redo" and (not history or history[-1].action != "revert"):
+                raise ProtocolError("conflict", "nothing to redo: the last change was not an undo")
+            return await self.undo(None)
+        if cmd.action == "revert":
+            raise ProtocolError("unavailable", "revert to the original is not live yet: undo step by step, or backbeat refine --session DIR --revert 0")
+        return await {"stop": self.stop, "play": self.play}[cmd.action](PlayArgs() if cmd.action == "play" else None)
+
     async def refine(self, args: RefineArgs) -> dict[str, Any]:
-        return await self.refiner.refine(args.text)
+        return await self.refiner.refine(args.text, args.dry_run)
 
     async def alternatives(self, args: AlternativesArgs) -> dict[str, Any]:
         return await self.refiner.make_alternatives(args.part, args.n)

@@ -75,6 +75,8 @@ class MuteArgs(Wire):
 
 class RefineArgs(Wire):
     text: Annotated[str, Field(min_length=1, max_length=2000)]
+    dry_run: bool = False
+    """Read the request and say what it would change, changing nothing."""
 
 
 class SayArgs(Wire):

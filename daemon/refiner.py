@@ -19,7 +19,7 @@ from backbeat.generators.edits import now_iso
 from backbeat.generators.errors import BadRequestError, GeneratorError
 from backbeat.generators.llm.refining import understand
 from backbeat.generators.model import PARTS, HistoryEntry, Part, SongState
-from backbeat.generators.requests import Question
+from backbeat.generators.requests import Question, read
 
 from .player import Player
 from .protocol import ProtocolError
@@ -74,23 +74,27 @@ class Refiner:
         self.player.update_song(after)
         return min(changes, key=lambda c: c.tick) if changes else None
 
-    async def refine(self, text: str) -> dict:
+    async def refine(self, text: str, dry_run: bool = False) -> dict:
         async with self._lock:
             before = self._song()
+            reading = await trio.to_thread.run_sync(read, text, before)
+            heard = {"read": reading.labels(), "corrections": [c.line for c in reading.corrections]}
             try:
-                changes = await understand(text, before, self.supervisor.settings)
+                changes = reading if reading.understood else await understand(text, before, self.supervisor.settings)
                 proposal = await trio.to_thread.run_sync(revisions.revise, before, text, changes)
             except BadRequestError as e:
-                raise ProtocolError("bad_args", str(e)) from None
+                raise ProtocolError("bad_args", "; ".join([*heard["corrections"], str(e)])) from None
             except GeneratorError as e:
                 raise ProtocolError("failed", str(e)) from None
             if isinstance(proposal, Question):
-                return {"question": proposal.text}
+                return {"question": proposal.text, **heard}
+            if dry_run:
+                return {"dry_run": True, "targets": proposal.targets, "notes": list(proposal.notes), **heard}
             song = await self._record(before, proposal.song, proposal.action, text, proposal.targets)
             change = self._land(before, song, proposal.structure)
             self.player.update_song(song)
             self.supervisor.bus.log("info", f"refine: {'; '.join(proposal.notes)}")
-            return {"targets": proposal.targets, "notes": list(proposal.notes), "at_bar": self._bar(change)}
+            return {"targets": proposal.targets, "notes": list(proposal.notes), "at_bar": self._bar(change), **heard}
 
     async def make_alternatives(self, part: Part, n: int, *, asked: bool = True) -> dict:
         """``n`` alternatives of ``part``, kept in the song; a history entry when a producer ``asked``

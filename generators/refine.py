@@ -205,7 +205,7 @@ APPLY = {
     "key": _key,
     "transpose": _transpose,
     "tempo": lambda w, c: _tempo(w, c.bpm),
-    "tempo_rel": lambda w, c: _tempo(w, w.song.bpm * c.amount),
+    "tempo_rel": lambda w, c: _tempo(w, round(w.song.bpm * c.amount)),  # a producer's tempo is a whole BPM
     "tempo_step": lambda w, c: _tempo(w, w.song.bpm + c.amount),
     "mute": _mute,
     "length": _length,

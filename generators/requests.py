@@ -53,7 +53,9 @@ class _Grammar:
     lists: re.Pattern[str]
     tiers: tuple[frozenset[str], ...]
     """The vocabulary for spelling, most important first: targets and commands, changes, the rest."""
+    vocabulary: frozenset[str]
     known: frozenset[str]
+    chat: frozenset[str]
 
 
 UNIT_WORDS = ("bpm", "bar", "bars", "percent", "semitone", "semitones", "tone", "tones", "step", "steps", "half", "whole",
@@ -98,7 +100,7 @@ def grammar() -> _Grammar:
         changes=re.compile(alternation(change_of)), change_of=change_of,
         degrees=re.compile(alternation(r.degrees)), steer=re.compile(alternation(r.words.steer)),
         forms=re.compile(alternation(r.genre_forms)), targets=re.compile(alternation(target_of)), target_of=target_of,
-        lists=lists, tiers=(frozenset(first), frozenset(second), rest), known=vocabulary | frozenset(r.words.chat),
+        lists=lists, tiers=(frozenset(first), frozenset(second), rest), vocabulary=vocabulary, known=vocabulary | frozenset(r.words.chat), chat=frozenset(r.words.chat),
     )
 
 
@@ -107,7 +109,7 @@ def prepare(text: str) -> tuple[str, list[Correction]]:
     lists joined with "+" so clause splitting keeps them whole; and the corrections made."""
     g = grammar()
     r = tables().refine
-    words, fixes = correct(spelled_accidentals(normal(text)).split(" "), g.tiers, r.spellings, frozenset(r.words.chat))
+    words, fixes = correct(spelled_accidentals(normal(text)).split(" "), g.tiers, r.spellings, g.chat, g.vocabulary)
     clean = with_digits(" ".join(words))
     clean = g.lists.sub(r"\1 + ", g.lists.sub(r"\1 + ", clean))
     return clean, [Correction(word=f.word, reading=f.reading) for f in fixes]
@@ -167,6 +169,8 @@ class _State:
     """The clause before, for a clause that lacks a change or a target."""
     understood: bool = False
     steered: bool = False
+    mentions: list = field(default_factory=list)
+    """What the composer's tables know in the request (genres, artists, moods): ``intent.scan``."""
 
 
 def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
@@ -302,14 +306,12 @@ def _swing(c: _Clause, s: _State) -> bool:
 def _genre(c: _Clause, s: _State) -> bool:
     """A genre the clause steers toward ("make it more trap", "jazzier"); a genre named without
     steering describes a new song."""
-    from .intent import scan
-
     g = grammar()
     if m := g.forms.search(c.text):
         s.changes.append(Change("genre", genre=tables().refine.genre_forms[m.group(0)], phrase=m.group(0)))
         s.steered = True
         return True
-    genres = [m for m in scan(c.text) if m.kind in ("genre", "subgenre")]
+    genres = [m for m in s.mentions if m.kind in ("genre", "subgenre") and m.phrase in c.text]
     if not genres or not g.steer.search(c.text):
         return False
     genre = genres[0].key if genres[0].kind == "genre" else tables().intent.subgenres[genres[0].key].parent
@@ -500,7 +502,9 @@ def read(text: str, song: SongState) -> Reading:
 
     if (kind := history_command(clean)) is not None:
         return Reading(text=text, changes=[Change(kind, phrase=kind)], corrections=fixes)
-    s = _State(song)
+    from .intent import scan
+
+    s = _State(song, mentions=scan(clean))
     for part in _SPLIT.split(clean):
         part = part.strip(" +")
         if not part:
@@ -527,13 +531,11 @@ def read(text: str, song: SongState) -> Reading:
 def _describes(clean: str, s: _State) -> bool:
     """Whether the request describes a song (a genre, an artist or a new-song phrase) rather than
     asking for changes beyond its tempo, key and length."""
-    from .intent import scan
-
     if _NEW_SONG.search(clean):
         return True
     if s.steered or s.problem or s.question:
         return False
-    mentions = {m.kind for m in scan(clean)}
+    mentions = {m.kind for m in s.mentions}
     if not mentions & {"genre", "subgenre", "artist", "mood"}:
         return False
     musical = {c.kind for c in s.changes} - {"tempo", "key", "length_set"}

@@ -88,7 +88,8 @@ def nearest(word: str, tiers: Iterable[Iterable[str]]) -> str | None:
     return None
 
 
-def correct(words: list[str], tiers: tuple[frozenset[str], ...], spellings: Mapping[str, str], protected: frozenset[str] = frozenset()) -> tuple[list[str], list[Fix]]:
+def correct(words: list[str], tiers: tuple[frozenset[str], ...], spellings: Mapping[str, str], protected: frozenset[str] = frozenset(),
+            vocabulary: frozenset[str] | None = None) -> tuple[list[str], list[Fix]]:
     """``words`` with misspellings replaced, and the fixes made, in order.
 
     Args:
@@ -96,8 +97,9 @@ def correct(words: list[str], tiers: tuple[frozenset[str], ...], spellings: Mapp
         tiers: the words the caller's grammar knows, most important first.
         spellings: known misspellings and informal spellings -> the word they stand for.
         protected: words never corrected (chat words such as "lol", names).
+        vocabulary: the union of ``tiers``, when the caller keeps it.
     """
-    vocabulary = frozenset().union(*tiers)
+    vocabulary = frozenset().union(*tiers) if vocabulary is None else vocabulary
     out, fixes = [], []
     for word in words:
         if word in spellings:

@@ -205,10 +205,13 @@ def _key_patterns() -> tuple[re.Pattern[str], ...]:
     )
 
 
+_SHARP = re.compile(r"\b([A-Ga-g])\s*(?:-\s*)?sharp\b", re.I)
+_FLAT = re.compile(r"\b([A-Ga-g])\s*(?:-\s*)?flat\b", re.I)
+
+
 def spelled_accidentals(text: str) -> str:
     """ "f sharp" as "f#", "e flat" as "eb" (either case)."""
-    text = re.sub(r"\b([A-Ga-g])\s*(?:-\s*)?sharp\b", r"\1#", text, flags=re.I)
-    return re.sub(r"\b([A-Ga-g])\s*(?:-\s*)?flat\b", r"\1b", text, flags=re.I)
+    return _FLAT.sub(r"\1b", _SHARP.sub(r"\1#", text))
 
 
 def key_in(clause: str) -> tuple[tuple[str | None, str | None], int, int] | None:

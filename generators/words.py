@@ -36,17 +36,21 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+_HYPHEN = re.compile(r"(?<=[^\W\d])-(?=\w)|(?<=\w)-(?=[^\W\d])")  # "ninety-six", "hi-hats"; "9-16" stays
+_STOP = re.compile(r"(?<![\d.])\.(?!\d)")  # a full stop, not a decimal point
+_MARKS = re.compile(r"([,;!?:()\"])")
+_PAUSE = re.compile(r"\.\s*(?:\.\s*)+")  # "..." is one pause
+_SPACE = re.compile(r"\s+")
+
+
 def normal(text: str) -> str:
     """``text`` lower-cased, with one spelling of quotes, dashes, sharps and flats, and one space
     between words. Punctuation that separates clauses (, ; ! ? .) is kept."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-").replace("\u2014", "-")
     text = text.replace("\u266f", "#").replace("\u266d", "b").replace("->", " ").replace("=>", " ")
-    text = text.lower()
-    text = re.sub(r"(?<=[^\W\d])-(?=\w)|(?<=\w)-(?=[^\W\d])", " ", text)  # "ninety-six", "hi-hats"; "9-16" stays
-    text = re.sub(r"(?<![\d.])\.(?!\d)", " . ", text)  # a full stop, not a decimal point
-    text = re.sub(r"([,;!?:()\"])", r" \1 ", text)
-    text = re.sub(r"\.\s*(?:\.\s*)+", " . ", text)  # "..." is one pause
-    return re.sub(r"\s+", " ", text).strip()
+    text = _HYPHEN.sub(" ", text.lower())
+    text = _MARKS.sub(r" \1 ", _STOP.sub(" . ", text))
+    return _SPACE.sub(" ", _PAUSE.sub(" . ", text)).strip()
 
 
 def _number(words: list[str], i: int) -> tuple[int, int] | None:

@@ -1,6 +1,7 @@
 """``backbeat refine``, ``alternatives`` and ``choose``: iterate on a session folder.
 
     backbeat refine --session DIR "bass too busy"      # or --undo, --revert N, --history
+    backbeat refine --session DIR --dry-run "slower, darker, and mute the lead"
     backbeat alternatives --session DIR bass -n 3
     backbeat choose --session DIR bass B
 """
@@ -15,7 +16,15 @@ from . import add_command
 PARTS = ("drums", "bass", "chords", "lead")
 
 
+def _print_reading(reading) -> None:
+    """What the request was read as: each correction, then each change."""
+    if reading is not None:
+        for line in reading.lines():
+            print(line)
+
+
 def _print_revision(revision) -> None:
+    _print_reading(getattr(revision, "reading", None))
     for note in revision.notes:
         print(note)
     if revision.files:
@@ -43,12 +52,37 @@ def _refine(args: argparse.Namespace) -> int:
     if args.revert is not None:
         _print_revision(revisions.revert(args.session, args.revert))
         return 0
+    if args.dry_run:
+        return _dry_run(args.session, " ".join(args.text))
     result = revisions.refine_folder(args.session, " ".join(args.text), read=_reader(args.offline))
     if isinstance(result, Question):
         print(f"? {result.text}")
         print("(nothing changed)")
         return 0
     _print_revision(result)
+    return 0
+
+
+def _dry_run(folder: Path, text: str) -> int:
+    """The reading of ``text`` and what it would change, with nothing written."""
+    from backbeat.generators import revisions
+    from backbeat.generators.errors import BadRequestError
+    from backbeat.generators.requests import Question, read
+    from backbeat.generators.session import load_song
+
+    song = load_song(folder)
+    reading = read(text, song)
+    _print_reading(reading)
+    if reading.problem:
+        raise BadRequestError(reading.problem)
+    if reading.question or not reading.changes:
+        print(f"? {reading.question}")
+    elif not any(c.kind in ("undo", "redo", "revert") for c in reading.changes):
+        proposal = revisions.revise(song, text, reading)
+        if not isinstance(proposal, Question):
+            for note in proposal.notes:
+                print(f"would: {note}")
+    print("(dry run: nothing changed)")
     return 0
 
 
@@ -94,6 +128,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--revert", type=int, metavar="N", help="go back to the song as it was after history entry N (0: as generated)")
     r.add_argument("--history", action="store_true", help="list the changes made so far")
     r.add_argument("--offline", action="store_true", help="read the request by the rules only, even when a model is configured")
+    r.add_argument("--dry-run", action="store_true", help="print how the request is read and what it would change; change nothing")
     r.set_defaults(run=_refine)
 
     a = add_command(sub, "alternatives")

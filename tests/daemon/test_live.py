@@ -179,12 +179,32 @@ async def test_the_input_line_is_routed_question_change_or_new_song(daemon):
     status = await started(c)
     answer = await c.ok("say", text="what key is this in?")
     assert answer["kind"] == "answer" and status["session"]["key"].split()[0] in answer["answer"]
-    question = await c.ok("say", text="make it darker")
+    question = await c.ok("say", text="simpler")
     assert question["kind"] == "refine" and "?" in question["question"]
     change = await c.ok("say", text="3rd chord darker")
-    assert change["kind"] == "refine" and "progression" in change["targets"]
+    assert change["kind"] == "refine" and "progression" in change["targets"] and change["read"] == ["chord 3: darker"]
+    jump = await c.ok("say", text="go to the chrous")
+    assert jump["kind"] == "command" and jump["command"] == "jump hook" and jump["at_bar"]
+    mute = await c.ok("say", text="stop the bass")
+    assert mute["kind"] == "refine" and mute["read"] == ["bass: mute"]
     song = await c.ok("say", text="deep house in A minor")
     assert song["kind"] == "generate" and song["session_id"] != status["session"]["session_id"]
+
+
+@pytest.mark.trio
+async def test_a_dry_run_says_what_a_request_would_change_and_changes_nothing(daemon):
+    c = await daemon.client()
+    await started(c)
+    await c.wait_event("log", lambda d: "session written" in d["message"], timeout=10)
+    folder = next(daemon.output.glob("session-*"))
+    bpm = (await c.ok("status"))["session"]["bpm"]
+    result = await c.ok("refine", text="slowwer and mute the lead", dry_run=True)
+    assert result["dry_run"] and result["read"] == ["tempo × 0.92", "lead: mute"]
+    assert result["corrections"] == ["reading 'slowwer' as 'slower'"] and any("→" in n for n in result["notes"])
+    status = await c.ok("status")
+    assert status["session"]["bpm"] == bpm and status["pending"] == []
+    song = load_song(folder)  # the background alternatives may have saved it since, but no change did
+    assert song.history == [] and not song.track("lead").muted
 
 
 @pytest.mark.trio
