@@ -6,6 +6,11 @@ effect chains), ``session`` (the folder), orchestrated by ``pipeline``. ``model`
 values every stage exchanges, ``tables`` the validated ``config/`` data, ``theory`` pitch and scale
 arithmetic, ``midi`` Standard MIDI File reading and writing, ``llm/`` the language-model backend.
 
+What producers type is read by ``requests`` (the grammar of changes, on ``words`` for numbers,
+``spelling`` for misspellings and ``targets`` for parts, sections and chords) into a ``reading``;
+``transport`` reads commands ("go to the chorus", "undo"), ``routing`` tells questions, commands,
+changes and new songs apart, and ``refine`` (with ``structure`` for the form) applies the changes.
+
 Generators are pure functions of their inputs and a seed: same seed, same song. They never open a
 MIDI port, never sleep on a clock, and never write a file except through ``session``.
 """
