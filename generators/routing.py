@@ -34,7 +34,8 @@ from .errors import ConfigError
 from .grid import spans, ticks_per_bar
 from .model import PARTS, Part, SongState
 from .reading import Command
-from .requests import prepare, read
+from .grammar import prepare
+from .requests import read
 from .tables import Table, load
 from .transport import command
 
