@@ -24,6 +24,7 @@ from pathlib import Path
 
 import trio
 
+from backbeat.benchmarks.integrity import Keys
 from backbeat.daemon.bus import Bus
 from backbeat.daemon.player import Player
 from backbeat.engine.commands import EngineConfig
@@ -76,21 +77,15 @@ def note_ons(messages: list[tuple[int, str, tuple[int, ...]]], lo: int, hi: int)
 def stuck(messages: list[tuple[int, str, tuple[int, ...]]], boundary: int, cut_parts: set[str]) -> list[str]:
     """Problems: a note started twice, never ended, or (for a part the change cuts) ended after the
     boundary it should have stopped at."""
+    keys = Keys()
     problems = []
-    sounding: dict[tuple[int, int], tuple[int, str]] = {}
     for tick, track, m in messages:
-        status, key = m[0] & 0xF0, (m[0] & 0x0F, m[1])
-        if status not in (0x80, 0x90):
-            continue
-        if status == 0x90 and m[2] > 0:
-            if key in sounding:
-                problems.append(f"note {key} started again while sounding")
-            sounding[key] = (tick, track)
-        elif (started := sounding.pop(key, None)) is not None:
-            if started[1] in cut_parts and started[0] < boundary < tick:
-                problems.append(f"{started[1]} note {key} from {started[0]} ended at {tick}, after the boundary {boundary}")
-    if sounding:
-        problems.append(f"{len(sounding)} notes never ended")
+        ended, started = keys.feed("", m, (tick, track))
+        if ended and started[1] in cut_parts and started[0] < boundary < tick:
+            problems.append(f"{started[1]} note {m[0] & 0x0F, m[1]} from {started[0]} ended at {tick}, after the boundary {boundary}")
+    problems += keys.problems
+    if keys.sounding:
+        problems.append(f"{len(keys.sounding)} notes never ended")
     return problems
 
 

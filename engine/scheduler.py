@@ -19,6 +19,9 @@ scheduling the song again.
 Deadlines of sends never go backwards: an event scheduled after its time (the owner was late) is sent
 at once, with the time it became known as its deadline; a note-on more than ``stale_after`` seconds
 late is dropped rather than played out of time (its note-off is then filtered by the ledger).
+
+On every (port, channel, note) the sends alternate note-on, note-off exactly: a note-on for a key
+that sounds is preceded by a note-off (a retrigger; see ``engine.ledger``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from .time import TempoMap
 
 PANIC_CONTROLLERS = (123, 120, 64)
 """Sent with value 0 on every channel by ``panic``: all notes off, all sound off, sustain pedal up."""
+STOP_CONTROLLERS = (64, 123)
+"""Sent with value 0 by ``stop`` after the ledger's note-offs, on every channel the music used since
+the last stop: sustain pedal up, then all notes off (a synth keeps notes the pedal holds through an
+all-notes-off, so the pedal goes first). A safety net for a note-off a receiver missed."""
 
 _NEVER = float("-inf")
 
@@ -98,6 +105,7 @@ class Scheduler:
         self._anchor_tick = 0.0
         self._anchor_seconds = 0.0  # tempo.seconds_at(anchor_tick), cached
         self._floor = _NEVER  # the latest deadline handed out: sends never go back in time
+        self._used: set[tuple[str, int]] = set()  # (port, channel) that carried a message since the last stop
 
     # --- queries ---------------------------------------------------------------------------------
 
@@ -229,7 +237,8 @@ class Scheduler:
         return offs
 
     def stop(self, now: float) -> list[Send]:
-        """Stop at ``now``: drop every pending event and any pending jump; note-offs for all that sounds.
+        """Stop at ``now``: drop every pending event and any pending jump; note-offs for all that
+        sounds, then ``STOP_CONTROLLERS`` on every channel used since the last stop.
 
         Events scheduled after a stop wait for the next ``start``.
         """
@@ -239,10 +248,15 @@ class Scheduler:
             self.playing = False
         self._pending = []
         self._jump = None
-        offs = self._release_all(now)
+        out = self._release_all(now)
+        deadline, tick = max(now, self._floor), round(self.playhead(now))
+        for port, channel in sorted(self._used):
+            for controller in STOP_CONTROLLERS:
+                out.append(Send(deadline, port, (CONTROL_CHANGE | channel, controller, 0), tick))
+        self._used.clear()
         if was_playing:
             self.notices.append(Transport("stop", round(self._position), now))
-        return offs
+        return out
 
     def jump(self, at_tick: int | None, to_tick: int, *, now: float | None = None) -> list[Send]:
         """Arrange for ``to_tick`` to play when ``at_tick`` would have (None: now); replaces any pending jump.
@@ -263,18 +277,21 @@ class Scheduler:
         if self.playing:
             self._reanchor(now, tick)
 
-    def panic(self, now: float) -> list[Send]:
+    def panic(self, now: float, port: str | None = None) -> list[Send]:
         """Note-offs for everything sounding, then CC123, CC120 and CC64=0 on all channels of all ports.
 
-        The transport keeps its state: a panic silences, it does not stop.
+        The transport keeps its state: a panic silences, it does not stop. With ``port``, only that
+        port is silenced (it was just reconnected: its listener may hold notes it never heard end).
         """
-        out = self._release_all(now)
+        ports = self.ports if port is None else (port,)
+        out = self._release_all(now, port)
         deadline = max(now, self._floor)
         tick = round(self.playhead(now))
-        for port in self.ports:
+        for p in ports:
             for channel in range(16):
                 for controller in PANIC_CONTROLLERS:
-                    out.append(Send(deadline, port, (CONTROL_CHANGE | channel, controller, 0), tick))
+                    out.append(Send(deadline, p, (CONTROL_CHANGE | channel, controller, 0), tick))
+        self._used.difference_update((p, c) for p in ports for c in range(16))
         return out
 
     # --- playing ---------------------------------------------------------------------------------
@@ -346,28 +363,27 @@ class Scheduler:
             return
         deadline = max(due, not_before, self._floor)
         self._floor = deadline
-        message, track = ev.message, ev.track
+        message, track, channel = ev.message, ev.track, ev.channel
+        for port in self.ports:
+            self._used.add((port, channel))
         if kind == NOTE_ON:
             for port in self.ports:
-                self.ledger.note_on((port, ev.channel, message[1]), track)
+                if self.ledger.note_on((port, channel, message[1]), track):  # sounding: retrigger
+                    out.append(Send(deadline, port, (NOTE_OFF | channel, message[1], 0), tick, track))
                 out.append(Send(deadline, port, message, tick, track))
         elif kind == NOTE_OFF:
             for port in self.ports:
-                if self.ledger.note_off((port, ev.channel, message[1]), track):
+                if self.ledger.note_off((port, channel, message[1]), track):
                     out.append(Send(deadline, port, message, tick, track))
         else:
             for port in self.ports:
                 out.append(Send(deadline, port, message, tick, track))
 
-    def _release_all(self, now: float) -> list[Send]:
+    def _release_all(self, now: float, port: str | None = None) -> list[Send]:
         deadline = max(now, self._floor)
         self._floor = deadline
         tick = round(self.playhead(now))
-        return [
-            Send(deadline, r.key[0], r.message(), tick, r.track)
-            for r in self.ledger.release_all()
-            for _ in range(r.count)
-        ]
+        return [Send(deadline, r.key[0], r.message(), tick, r.track) for r in self.ledger.release_all(port)]
 
 
 def _validated(events: Iterable[Event]) -> list[Event]:

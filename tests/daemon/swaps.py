@@ -9,14 +9,45 @@ import random
 
 from backbeat.benchmarks.swaps import KINDS, PROMPTS, Trial, check  # one list of songs and changes for both
 from backbeat.daemon.timeline import Timeline
+from backbeat.engine.commands import ReplaceFrom
 from backbeat.engine.scheduler import Scheduler
 from backbeat.engine.time import PPQ, TempoMap
+from backbeat.generators.model import SongState
 from backbeat.generators.pipeline import PART_GENERATORS, compose_sync
 from tests.engine.fakes import Rig
 
 STEP = 0.02
 """Seconds between feed-loop turns, as in the daemon."""
 HORIZON = 0.2
+
+
+class Performance:
+    """A Timeline feeding the scheduler a commit horizon ahead every ``STEP`` on the fake clock, as
+    the daemon's player feeds the engine; every send recorded in ``rig``."""
+
+    def __init__(self, song: SongState, tempo: TempoMap, ports: tuple[str, ...] = ("out",)) -> None:
+        self.tl = Timeline(song)
+        self.rig = Rig(Scheduler(ports, tempo=tempo))
+        self.horizon = int(HORIZON * song.bpm * PPQ / 60) + 1
+
+    def feed(self) -> None:
+        s = self.rig.scheduler
+        playhead = s.playhead(self.rig.now)
+        for command in self.tl.commit(int(playhead) + self.horizon):
+            if isinstance(command, ReplaceFrom):
+                s.replace_from(command.track, command.tick, command.events, now=self.rig.now)
+            else:
+                s.schedule(command.events, now=self.rig.now)
+
+    def start(self, tick: int = 0) -> None:
+        self.tl.reset(tick)
+        self.feed()
+        self.rig.record(self.rig.scheduler.start(self.rig.now, tick))
+
+    def run_until(self, t: float) -> None:
+        while self.rig.now < t:
+            self.rig.advance(STEP)
+            self.feed()
 
 
 def run_trial(seed: int) -> Trial:
@@ -27,26 +58,10 @@ def run_trial(seed: int) -> Trial:
     tempo = TempoMap.constant(song.bpm)
     seconds_per_bar = tempo.seconds_at(bar_ticks)
     trial = Trial(seed, prompt, rng.choice(KINDS), moment=rng.uniform(0.05, seconds_per_bar * song.arrangement.total_bars * 1.3))
-    tl = Timeline(song)
-    rig = Rig(Scheduler(tempo=tempo))
-    horizon = int(HORIZON * song.bpm * PPQ / 60) + 1
-
-    def feed() -> None:
-        playhead = rig.scheduler.playhead(rig.now)
-        for command in tl.commit(int(playhead) + horizon):
-            if hasattr(command, "track"):
-                rig.scheduler.replace_from(command.track, command.tick, command.events, now=rig.now)
-            else:
-                rig.scheduler.schedule(command.events, now=rig.now)
-
-    def run_until(t: float) -> None:
-        while rig.now < t:
-            rig.advance(STEP)
-            feed()
-
-    feed()
-    rig.record(rig.scheduler.start(rig.now, 0))
-    run_until(trial.moment)
+    play = Performance(song, tempo)
+    tl, rig = play.tl, play.rig
+    play.start()
+    play.run_until(trial.moment)
     old_tracks = {t.part: t for t in song.tracks}
     new_tracks, muted, cut_parts = dict(old_tracks), set(), set()
     if trial.kind.startswith("jump"):
@@ -67,7 +82,7 @@ def run_trial(seed: int) -> Trial:
         after_bar = (change.tick // bar_ticks) % song.arrangement.total_bars
     b = trial.boundary = change.tick
     window = 2 * bar_ticks
-    run_until(tempo.seconds_at(b + window) + 0.5)
+    play.run_until(tempo.seconds_at(b + window) + 0.5)
     rig.record(rig.scheduler.stop(rig.now))
 
     messages = [(x.send.tick, x.send.track, x.send.message) for x in rig.sent]

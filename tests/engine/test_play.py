@@ -18,4 +18,6 @@ def test_play_clips_plays_to_the_end_on_the_monitor(capfd):
     notes = [line.split()[1:4] for line in out.splitlines() if "--" not in line]
     assert notes == [["bass", "ch2", "C2"], ["lead", "ch4", "C5"], ["bass", "ch2", "G2"]]
     assert "playing two beats into terminal monitor (monitor) [monitor], 240 BPM" in err
-    assert "54 messages sent" in err  # the start-up panic (16 channels x 3 controllers) and 6 notes
+    # the start-up panic (16 channels x 3 controllers), 6 notes, and stop's sustain-up and
+    # all-notes-off on the two channels used
+    assert "58 messages sent" in err

@@ -2,7 +2,7 @@ import pytest
 
 from backbeat.engine.errors import BadCommandError
 from backbeat.engine.events import Event, Note, note_events
-from backbeat.engine.scheduler import PANIC_CONTROLLERS, Scheduler, Transport
+from backbeat.engine.scheduler import PANIC_CONTROLLERS, STOP_CONTROLLERS, Scheduler, Transport
 from backbeat.engine.time import PPQ, TempoMap
 
 from .fakes import Rig
@@ -92,6 +92,47 @@ def test_replace_from_ends_exactly_the_notes_it_cuts_and_leaves_other_tracks():
     assert r.messages()[3][0] == 101.0
 
 
+def test_a_drum_hit_retriggered_before_its_note_off_is_ended_first_and_its_old_note_off_swallowed():
+    # The torture run's "ch 10 note 70 on at 104.018 s and again at 104.146 s, no note-off between":
+    # the second hit starts while the first still sounds.
+    r = rig()
+    r.scheduler.schedule(note_events("drums", [Note(0, 480, 70, 100, 9), Note(240, 480, 70, 90, 9)]))
+    r.scheduler.start(r.now)
+    r.advance(5)
+    assert r.notes() == [
+        (0, "drums", (0x99, 70, 100)),
+        (240, "drums", (0x89, 70, 0)),
+        (240, "drums", (0x99, 70, 90)),
+        (720, "drums", (0x89, 70, 0)),
+    ]
+    assert len(r.scheduler.ledger) == 0
+
+
+def test_a_key_two_tracks_hold_sounds_until_the_last_of_them_ends_it():
+    r = rig()
+    r.scheduler.schedule(notes("chords", (0, 960, 60)))
+    r.scheduler.schedule(notes("lead", (240, 240, 60)))
+    r.scheduler.start(r.now)
+    r.advance(5)
+    assert r.notes() == [
+        (0, "chords", (ON, 60, 100)),
+        (240, "lead", (OFF, 60, 0)),
+        (240, "lead", (ON, 60, 100)),
+        (960, "chords", (OFF, 60, 0)),
+    ]
+
+
+def test_replace_from_cutting_a_retriggered_key_sends_one_note_off():
+    r = rig()
+    r.scheduler.schedule(notes("x", (0, 960, 60), (240, 960, 60)))
+    r.scheduler.start(r.now)
+    r.advance(0.2)  # both note-ons sent (tick 384)
+    r.scheduler.replace_from("x", 480, [], now=r.now)
+    r.advance(5)
+    assert [m for _, _, m in r.notes()] == [(ON, 60, 100), (OFF, 60, 0), (ON, 60, 100), (OFF, 60, 0)]
+    assert r.notes()[-1][0] == 480
+
+
 def test_replace_from_with_nothing_cut_adds_no_note_offs():
     r = rig()
     r.scheduler.schedule(notes("x", (0, 480, 60), (960, 480, 62)))
@@ -170,7 +211,9 @@ def test_stop_ends_what_sounds_and_drops_pending_and_start_drops_the_past():
     r.scheduler.start(r.now)
     r.advance(0.6)
     r.record(r.scheduler.stop(r.now))
-    assert r.notes()[-2:] == [(576, "x", (OFF, 60, 0)), (576, "x", (OFF, 64, 0))]
+    assert r.notes()[-4:] == [
+        (576, "x", (OFF, 60, 0)), (576, "x", (OFF, 64, 0)), (576, "", (CC, 64, 0)), (576, "", (CC, 123, 0))
+    ]
     assert r.scheduler.pending_events() == [] and len(r.scheduler.ledger) == 0
     assert r.scheduler.playhead(r.now + 5) == pytest.approx(576)
     r.scheduler.schedule(notes("x", (0, 240, 40), (960, 240, 48)))
@@ -179,6 +222,32 @@ def test_stop_ends_what_sounds_and_drops_pending_and_start_drops_the_past():
     r.advance(5)
     assert r.notes()[-2:] == [(960, "x", (ON, 48, 100)), (1200, "x", (OFF, 48, 0))]
     assert r.messages()[-2][0] == pytest.approx(r.now - 5 + 0.5)
+
+
+def test_stop_sends_sustain_up_and_all_notes_off_on_every_channel_used_since_the_last_stop():
+    r = rig(ports=("a", "b"))
+    r.scheduler.schedule(notes("x", (0, 240, 60)) + [Event(0, "pad", (CC | 3, 64, 127))])
+    r.scheduler.schedule(note_events("drums", [Note(480, 120, 36, 100, 9)]))
+    r.scheduler.start(r.now)
+    r.advance(2)  # everything has ended by itself: the ledger has nothing to end
+    sends = r.scheduler.stop(r.now)
+    assert STOP_CONTROLLERS == (64, 123)
+    assert [(s.port, s.message) for s in sends] == [
+        (p, (CC | ch, cc, 0)) for p in ("a", "b") for ch in (0, 3, 9) for cc in STOP_CONTROLLERS
+    ]
+    assert r.scheduler.stop(r.now) == [], "a second stop has no channel left to reset"
+
+
+def test_panic_of_one_port_ends_its_notes_and_resets_only_it():
+    r = rig(ports=("a", "b"))
+    r.scheduler.schedule(notes("x", (0, 960, 60)))
+    r.scheduler.start(r.now)
+    r.advance(0.1)
+    sends = r.scheduler.panic(r.now, "b")
+    assert {s.port for s in sends} == {"b"} and sends[0].message == (OFF, 60, 0) and len(sends) == 1 + 48
+    r.record(sends)
+    r.advance(5)
+    assert [(s.send.port, s.send.message) for s in r.sent if s.send.message[0] == OFF] == [("b", (OFF, 60, 0)), ("a", (OFF, 60, 0))]
 
 
 def test_panic_ends_notes_then_resets_every_channel_of_every_port():
