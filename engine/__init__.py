@@ -13,6 +13,7 @@ Layers, bottom up:
 * ``ports``       python-rtmidi outputs/inputs; ``monitor`` the terminal monitor and null sink.
 * ``notemap``     per-port drum maps: channel-10 notes sent through a 128-note table.
 * ``link``        Ableton Link: the session's tempo, bar phase and start/stop, read in this process.
+* ``jack``        the JACK graph as a listener sees it (server loss, connections), for ``ports``.
 * ``priority``    timer slack and real-time priority, as granted.
 * ``outbox``      non-blocking frames from the engine to its owner.
 * ``rt``          the engine process: one loop that sleeps to absolute deadlines and sends.

@@ -48,6 +48,9 @@ class EngineConfig:
     drum_notes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     """Drum maps per note output: (port name substring, "" for every output; the 128 notes that
     channel-10 notes are sent as). The first row that matches a port is its map; none: unchanged."""
+    restore: tuple[str, ...] = ()
+    """(JACK) Ports the virtual port connects to as it opens, before its start-up panic: the
+    listeners the engine before this one had (an owner restarting a crashed engine passes them)."""
 
     def __post_init__(self) -> None:
         if self.midi_api not in MIDI_APIS:
@@ -137,6 +140,10 @@ class PortStatus:
     role: str
     """``notes``, ``clock``, ``notes+clock``, ``follow`` or ``monitor``."""
     up: bool
+    connections: tuple[str, ...] = ()
+    """(a virtual port on JACK) The ports listening to it now."""
+    missing: tuple[str, ...] = ()
+    """(a virtual port on JACK) Listeners it had that are gone: connected again when they return."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +213,8 @@ class Notice:
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """The engine could not start; ``error`` names a class in ``engine.errors``."""
+    """The engine could not start, or cannot go on (its MIDI server went away); ``error`` names a
+    class in ``engine.errors``."""
 
     error: str
     message: str

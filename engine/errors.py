@@ -31,6 +31,11 @@ class NoMidiApiError(PortError, RuntimeError):
     """No MIDI API is usable on this machine; the message says why and how to fix it."""
 
 
+class ServerLostError(PortError, RuntimeError):
+    """The MIDI server (JACK) went away under a running engine, which then ends: its owner starts
+    a new one when the server is back."""
+
+
 class EngineDiedError(EngineError, RuntimeError):
     """The engine process exited or stopped answering."""
 
@@ -52,6 +57,7 @@ BY_NAME: dict[str, type[EngineError]] = {
         PortNotFoundError,
         VirtualPortUnsupportedError,
         NoMidiApiError,
+        ServerLostError,
         EngineDiedError,
         EngineStartError,
         LinkUnavailableError,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ import rtmidi
 
 from .commands import EngineConfig, PortStatus
 from .errors import NoMidiApiError, PortError, PortNotFoundError, VirtualPortUnsupportedError
+from .jack import JackGraph, open_graph
 from .monitor import MonitorOutput, NullOutput, RecordOutput
 
 APIS = {
@@ -42,6 +44,14 @@ _FIX = {
     "coremidi": "CoreMIDI did not open (is this a macOS session with MIDI access?)",
     "winmm": "Windows MIDI did not open",
 }
+
+LINK_WAIT = 0.5
+"""How long opening a port waits for the connections it makes to be in the JACK graph (a panic sent
+before that would reach nobody)."""
+
+NAME_WAIT = 1.0
+"""How long a JACK engine waits at start for a crashed predecessor's client (same name) to be gone,
+so that its ports get the same names again."""
 
 LOOPMIDI_HINT = (
     "Windows cannot create virtual MIDI ports: install loopMIDI "
@@ -131,6 +141,16 @@ def list_ports(api: str) -> tuple[list[str], list[str]]:
         inp.delete()
 
 
+def _wait(done: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``done`` every millisecond for up to ``timeout`` seconds (opening ports only, never in the loop)."""
+    end = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.001)
+    return True
+
+
 def match_port(names: list[str], pattern: str, *, exclude_client: str = "") -> int | None:
     """Index of the first name containing ``pattern`` (case-insensitive), skipping our own client's."""
     wanted = pattern.casefold()
@@ -149,16 +169,30 @@ def _not_found(kind: str, pattern: str, names: list[str], api: str) -> PortNotFo
 
 class NamedPort:
     """Shared open/poll/reconnect logic of an rtmidi output or input found by name (the daemon's
-    controller input builds on it too)."""
+    controller input builds on it too).
+
+    On JACK, with a ``graph`` (``engine.jack``), a port is up only while its connection to the
+    port it was matched to is in the graph (so a panic sent on "up" reaches the listener), and a
+    dropped connection is made again at once."""
 
     kind = "output"
+    graph: JackGraph | None = None
+    """Set by ``open_ports`` on JACK; without it, ``poll`` compares names only."""
 
     def __init__(self, api: str, client: str, pattern: str, role: str) -> None:
         self.api, self.client, self.pattern, self.role = api, client, pattern, role
         self.label = pattern
         self.name = pattern
         self.up = False
+        self.own = ""
+        """Our own port's full name (JACK, once opened): the client name JACK gave us may differ."""
+        self.settling = False
+        """(JACK) The last poll asked for a connection: poll again soon, to see it in the graph."""
         self._midi: rtmidi.MidiOut | rtmidi.MidiIn | None = None
+
+    @property
+    def pollable(self) -> bool:
+        return bool(self.pattern)
 
     def _make(self) -> rtmidi.MidiOut | rtmidi.MidiIn:
         return rtmidi.MidiOut(APIS[self.api], name=self.client)
@@ -174,6 +208,8 @@ class NamedPort:
             names = self._midi.get_ports()
             self.close()
             raise _not_found(self.kind, self.pattern, names, self.api)
+        if self.graph is not None:
+            self.up = _wait(lambda: self._linked(), LINK_WAIT)
 
     def _connect(self) -> bool:
         assert self._midi is not None
@@ -181,17 +217,39 @@ class NamedPort:
         index = match_port(names, self.pattern, exclude_client=self.client)
         if index is None:
             return False
+        own_name = self.role.split("+")[0]
+        before = self.graph.ports() if self.graph is not None else set()
         try:
-            self._midi.open_port(index, name=self.role.split("+")[0])
+            self._midi.open_port(index, name=own_name)
         except rtmidi.RtMidiError:
             return False
         self.name, self.up = names[index], True
+        if self.graph is not None:  # up once the connection is in the graph (``poll``)
+            self.own, self.up = self._find_own(before, own_name), False
         return True
 
+    def _find_own(self, before: set[str], own_name: str) -> str:
+        """Our port: the one that appeared when rtmidi opened it (else one of our client's by name)."""
+        suffix = ":" + own_name
+        ports = self.graph.ports()
+        mine = [p for p in ports - before if p.endswith(suffix)]
+        mine = mine or [p for p in ports if p.endswith(suffix) and p.startswith(self.client)]
+        return mine[0] if mine else ""
+
+    def _linked(self) -> bool:
+        return bool(self.own) and self.name in self.graph.connections(self.own)
+
+    def _link(self) -> None:
+        source, destination = (self.own, self.name) if self.kind == "output" else (self.name, self.own)
+        self.settling = self.graph.connect(source, destination)
+
     def poll(self) -> str | None:
-        """Check the port still exists; returns ``down``/``up`` when that changed."""
+        """Check the port still exists (on JACK: is still connected); returns ``down``/``up`` when
+        that changed."""
         if self._midi is None:
             return None
+        if self.graph is not None:
+            return self._poll_graph()
         try:
             names = self._midi.get_ports()
         except rtmidi.RtMidiError:
@@ -202,6 +260,32 @@ class NamedPort:
             return "down"
         if not self.up and self._connect():
             return "up"
+        return None
+
+    def _poll_graph(self) -> str | None:
+        graph = self.graph
+        self.settling = False
+        if not graph.alive:
+            return None  # the engine ends: nothing on this server can be reopened
+        linked = self._linked()
+        if self.up and linked:
+            return None
+        exists = self.name in graph.ports()
+        if self.up:  # it vanished, or someone dropped our connection
+            self.up = False
+            if exists:
+                self._link()  # up again at the next poll, once the graph has it
+            else:
+                self._midi.close_port()
+                self.own = ""
+            return "down"
+        if linked:
+            self.up = True
+            return "up"
+        if self.own and exists:
+            self._link()
+        elif not self.own:
+            self.settling = self._connect()
         return None
 
     def status(self) -> PortStatus:
@@ -216,19 +300,35 @@ class NamedPort:
 
 
 class RtOutput(NamedPort):
-    """An output: a virtual port we own (``virtual`` set), or an existing port found by ``pattern``."""
+    """An output: a virtual port we own (``virtual`` set), or an existing port found by ``pattern``.
 
-    def __init__(self, api: str, client: str, *, pattern: str = "", virtual: str = "", role: str = "notes") -> None:
+    A virtual port on JACK keeps track of its listeners: one that vanishes is connected again when a
+    port of that name returns (a listener that is disconnected while it exists was let go on
+    purpose), ``restore`` names listeners to connect at open (what the engine before this one had),
+    and ``poll`` says ``reconnected`` when one of them is back, so the engine panics before the next
+    note reaches it."""
+
+    def __init__(self, api: str, client: str, *, pattern: str = "", virtual: str = "", role: str = "notes",
+                 restore: tuple[str, ...] = ()) -> None:
         super().__init__(api, client, pattern, role)
         self.virtual = virtual
         if virtual:
             self.label = self.name = f"{client}:{virtual}"
+        self.connected: set[str] = set()
+        """(virtual, JACK) The ports listening now."""
+        self.missing: set[str] = set(restore)
+        """(virtual, JACK) Listeners it had that are gone: connected again when they return."""
+
+    @property
+    def pollable(self) -> bool:
+        return bool(self.pattern) or (bool(self.virtual) and self.graph is not None)
 
     def open(self) -> None:
         if not self.virtual:
             return super().open()
         if self.api == "winmm":
             raise VirtualPortUnsupportedError(LOOPMIDI_HINT)
+        before = self.graph.ports() if self.graph is not None else set()
         try:
             with quiet_stderr():
                 self._midi = self._make()
@@ -236,9 +336,37 @@ class RtOutput(NamedPort):
         except (rtmidi.RtMidiError, NotImplementedError) as error:
             raise PortError(f"cannot create virtual port {self.label} on {self.api}: {error}") from None
         self.up = True
+        if self.graph is not None:
+            self.name = self._find_own(before, self.virtual) or self.name  # JACK renames a taken client name
+            for name in self._restorable():
+                self.graph.connect(self.name, name)
+            _wait(lambda: not (self._restorable() - self.graph.connections(self.name)), LINK_WAIT)
+            self.connected = self.graph.connections(self.name)
+            self.missing -= self.connected
+
+    def _restorable(self) -> set[str]:
+        """Missing listeners whose ports exist again."""
+        return self.missing & self.graph.ports() if self.missing else set()
 
     def poll(self) -> str | None:
-        return None if self.virtual else super().poll()
+        if not self.virtual:
+            return super().poll()
+        graph = self.graph
+        if graph is None or not graph.alive:
+            return None
+        now = graph.connections(self.name)
+        if gone := self.connected - now:
+            self.missing |= gone - graph.ports()
+        back = now & self.missing
+        self.missing -= back
+        self.connected = now
+        self.settling = False
+        for name in self._restorable():  # in the graph by the next poll, which says "reconnected"
+            self.settling = graph.connect(self.name, name) or self.settling
+        return "reconnected" if back else None
+
+    def status(self) -> PortStatus:
+        return PortStatus(self.name, self.role, self.up, tuple(sorted(self.connected)), tuple(sorted(self.missing)))
 
     def send(self, message: tuple[int, ...], tick: int = -1, track: str = "") -> None:
         if self.up:
@@ -285,17 +413,40 @@ class PortSet:
     follow: RtInput | None = None
     notice: str | None = None
     """Something the user should read, e.g. why playback went to the terminal monitor."""
+    graph: JackGraph | None = None
+    """On JACK: the engine's view of the graph (``engine.jack``); it says when the server is gone."""
+    on_lost: Callable[[], None] = lambda: None
+    """Called (on libjack's thread) when the JACK server goes away."""
 
     def all(self) -> list[Output | RtInput]:
         return [*self.notes, *self.clock_only, *([self.follow] if self.follow else [])]
 
+    @property
+    def server_lost(self) -> bool:
+        return self.graph is not None and not self.graph.alive
+
+    @property
+    def settling(self) -> bool:
+        """A port asked for a connection that is not in the graph yet."""
+        return any(getattr(p, "settling", False) for p in self.all())
+
+    def _lost(self) -> None:  # libjack's thread: nothing may be sent into a dead client
+        for port in self.all():
+            port.up = False
+        self.on_lost()
+
     def close(self) -> None:
+        """Close every port (not after the server is lost: see ``abandon``)."""
         for port in self.all():
             port.close()
+        if self.graph is not None:
+            self.graph.close()
 
 
-def open_ports(config: EngineConfig, on_input: Callable[[list[int]], None]) -> PortSet:
+def open_ports(config: EngineConfig, on_input: Callable[[list[int]], None],
+               on_lost: Callable[[], None] = lambda: None) -> PortSet:
     """Open what ``config`` asks for; with ``auto`` and no usable API, the terminal monitor.
+    ``on_lost`` is called, from libjack's thread, if the JACK server goes away.
 
     Raises:
         PortError: a named port does not exist (PortNotFoundError), a virtual port is impossible
@@ -308,8 +459,12 @@ def open_ports(config: EngineConfig, on_input: Callable[[list[int]], None]) -> P
         if config.midi_api != "auto":
             raise
         api, notice = "monitor", f"{error}: playing to the terminal monitor"
-    ports = PortSet(api, [], notice=notice)
+    ports = PortSet(api, [], notice=notice, on_lost=on_lost)
     try:
+        if api == "jack":
+            ports.graph = graph = open_graph(f"{config.client_name}-graph", ports._lost)
+            if graph is not None:  # the engine this one replaces may linger a moment: let its name go first
+                _wait(lambda: not any(p.startswith(config.client_name + ":") for p in graph.ports()), NAME_WAIT)
         if api == "monitor":
             ports.notes.append(MonitorOutput(config.meter))
         elif api == "null":
@@ -319,19 +474,25 @@ def open_ports(config: EngineConfig, on_input: Callable[[list[int]], None]) -> P
         elif config.ports:
             ports.notes.extend(RtOutput(api, config.client_name, pattern=p) for p in dict.fromkeys(config.ports))
         else:
-            ports.notes.append(RtOutput(api, config.client_name, virtual=config.port_name))
+            ports.notes.append(RtOutput(api, config.client_name, virtual=config.port_name, restore=config.restore))
         for port in ports.notes:
-            port.open()
+            _with_graph(port, ports.graph).open()
         _open_clock(config, ports)
         if config.follow is not None:
             if api in ("monitor", "null", "record"):
                 raise PortError("following an external clock needs a MIDI API (none is usable here)")
             ports.follow = RtInput(api, config.client_name, config.follow, on_input)
-            ports.follow.open()
+            _with_graph(ports.follow, ports.graph).open()
     except BaseException:
         ports.close()
         raise
     return ports
+
+
+def _with_graph(port: Output | RtInput, graph: JackGraph | None) -> Output | RtInput:
+    if graph is not None and isinstance(port, NamedPort):
+        port.graph = graph
+    return port
 
 
 def _open_clock(config: EngineConfig, ports: PortSet) -> None:
@@ -347,7 +508,7 @@ def _open_clock(config: EngineConfig, ports: PortSet) -> None:
             ports.clock.extend(o for o in same if o not in ports.clock)
             continue
         extra = RtOutput(ports.api, config.client_name, pattern=pattern, role="clock")
-        extra.open()
+        _with_graph(extra, ports.graph).open()
         ports.clock_only.append(extra)
         ports.clock.append(extra)
     for port in ports.notes:

@@ -49,6 +49,9 @@ TELEMETRY_FORCE = 0.5
 """...or telemetry is this overdue (a dense passage may have no 2 ms gap for a while)."""
 LINK_FORCE = 0.02
 """...or a Link sync is this overdue."""
+SETTLE = 0.02
+"""A port that just asked JACK for a connection is polled again this soon: it is up, and gets its
+panic, once the graph has the connection."""
 
 clock = time.perf_counter
 WINDOWS = sys.platform == "win32"
@@ -72,9 +75,15 @@ def main(config: EngineConfig, commands: Connection, telemetry: Connection) -> N
         except BlockingIOError:
             pass  # already awake
 
+    def on_lost() -> None:  # libjack's thread: the JACK server is gone
+        try:
+            wake_w.send(b"j")
+        except BlockingIOError:
+            pass
+
     granted = make_timely(config.rt_priority, config.nice)
     try:
-        ports = open_ports(config, on_input)
+        ports = open_ports(config, on_input, on_lost)
         link = open_link(config.tempo.bpm_at(0), config.meter, config.link_start_stop) if config.link else None
     except EngineError as error:
         outbox.put(Fault(type(error).__name__, str(error)), droppable=False)
@@ -89,8 +98,20 @@ def main(config: EngineConfig, commands: Connection, telemetry: Connection) -> N
     finally:
         if link is not None:
             link.close()
+        if ports.server_lost:
+            abandon(ports, outbox)
         ports.close()
         outbox.close()
+
+
+def abandon(ports: PortSet, outbox: Outbox) -> None:
+    """The JACK server is gone: say so and exit at once. Closing an rtmidi JACK port whose server is
+    dead blocks for a second (rtmidi waits for a process cycle that never comes), and touching it
+    after libjack has cleaned up the dead client crashes; the process's end frees it all."""
+    reason = getattr(ports.graph, "reason", "") or "it stopped"
+    outbox.put(Fault("ServerLostError", f"the JACK server went away ({reason})"), droppable=False)
+    outbox.close()
+    os._exit(0)
 
 
 class Engine:
@@ -113,7 +134,7 @@ class Engine:
         self.telemetry_due = True
         now = clock()
         self.next_telemetry = now
-        pollable = any(getattr(p, "pattern", "") for p in ports.all())  # virtual ports cannot vanish
+        pollable = any(getattr(p, "pollable", False) for p in ports.all())
         self.next_poll = now + config.port_poll_interval if pollable else float("inf")
         self.handlers = {
             Schedule: lambda c, now: self.scheduler.schedule(c.events, now=now),
@@ -279,6 +300,9 @@ class Engine:
             if self.follower is not None:
                 for action in self.follower.feed(message, stamp):
                     self.follow(action)
+        if self.ports.server_lost and self.running:
+            self.outbox.put(Notice("the JACK server went away: every port is down", "error"), droppable=False)
+            self.running = False  # main() then abandons the ports: they cannot be closed
 
     def follow(self, action: Follow) -> None:
         if action.kind == "start":
@@ -313,7 +337,7 @@ class Engine:
         interval = self.config.port_poll_interval
         if now >= self.next_poll and (roomy or now >= self.next_poll + POLL_FORCE - interval):
             self.poll_ports()
-            self.next_poll = now + interval
+            self.next_poll = now + (SETTLE if self.ports.settling else interval)
             return True
         telemetry_due = self.telemetry_due or (self.scheduler.playing and now >= self.next_telemetry)
         if telemetry_due and (roomy or now >= self.next_telemetry + TELEMETRY_FORCE):
@@ -324,12 +348,17 @@ class Engine:
         return False
 
     def poll_ports(self) -> None:
+        """A port that is up again, or a listener that is back, gets a panic before the next note:
+        it may hold notes whose note-offs it never heard."""
         for port in self.ports.all():
             change = port.poll()
-            if change is not None:
-                level = "warning" if change == "down" else "info"
-                self.outbox.put(Notice(f"port {port.name} ({port.role}) is {change}", level), droppable=False)
-                self.telemetry_due = True
+            if change is None:
+                continue
+            if change != "down" and port.label in self.outputs:
+                self.send_now(self.scheduler.panic(clock(), port.label))
+            level = "warning" if change == "down" else "info"
+            self.outbox.put(Notice(f"port {port.name} ({port.role}) is {change}", level), droppable=False)
+            self.telemetry_due = True
 
     def telemetry(self, now: float) -> Telemetry:
         s, stats = self.scheduler, self.stats

@@ -21,19 +21,20 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def jack_server() -> Iterator[str]:
-    """A running ``jackd -d dummy`` with a unique name; JACK clients of this process use it."""
+def jack_server() -> Iterator[jack.Server]:
+    """A running ``jackd -d dummy`` with a unique name (synchronous: see ``jack.SERVER_OPTIONS``);
+    JACK clients of this process use it."""
     if jack.JACKD is None:
         pytest.skip("jackd is not installed (Debian/Ubuntu: apt-get install jackd2): no real MIDI subsystem to test against")
     try:
-        with jack.server("backbeat-test") as name:
-            yield name
+        with jack.server("backbeat-test") as server:
+            yield server
     except jack.JackError as e:
         pytest.fail(str(e))
 
 
 @pytest.fixture
-def receiver(jack_server: str) -> Iterator[Receiver]:
+def receiver(jack_server: jack.Server) -> Iterator[Receiver]:
     r = Receiver(unique("recv"))
     yield r
     r.close()

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from backbeat.benchmarks import jack
 from backbeat.engine.client import EngineClient
 from backbeat.engine.clock_sync import CLOCK, START, STOP, song_position
 from backbeat.engine.commands import EngineConfig
 from backbeat.engine.events import Note, note_events
-from backbeat.engine.scheduler import PANIC_CONTROLLERS
+from backbeat.engine.scheduler import PANIC_CONTROLLERS, STOP_CONTROLLERS
 from backbeat.engine.time import TempoMap
 
 from .conftest import Receiver, is_note, unique, wait_until
@@ -34,23 +35,36 @@ def notes(count: int, step: int = 48, length: int = 24, channel: int = 0) -> lis
     return note_events("t", [Note(480 + i * step, length, 40 + i % 40, 100, channel) for i in range(count)])
 
 
-def test_notes_arrive_complete_in_order_and_on_time(receiver: Receiver):
+def test_notes_arrive_complete_in_order_and_on_time(receiver: Receiver, jack_server: jack.Server):
     cfg = config()
     events = notes(40)  # 80 events over 2 s
-    with EngineClient(cfg) as engine:
-        assert engine.telemetry.api == "jack" and engine.telemetry.ports[0].name == f"{cfg.client_name}:out"
-        receiver.connect_from(f"{cfg.client_name}:out")
-        engine.schedule(events)
-        engine.start(0)
-        t = engine.wait_telemetry()
-        got = receiver.wait_for(len(events), is_note, timeout=5)
-        final = engine.wait_telemetry()
-    assert got == [e.message for e in events]
+    dump = jack.Dump(unique("dump"))
+    try:
+        with EngineClient(cfg) as engine:
+            assert engine.telemetry.api == "jack" and engine.telemetry.ports[0].name == f"{cfg.client_name}:out"
+            receiver.connect_from(f"{cfg.client_name}:out")
+            dump.connect_from(f"{cfg.client_name}:out")
+            xruns = jack_server.xruns
+            engine.schedule(events)
+            engine.start(0)
+            t = engine.wait_telemetry()
+            got = receiver.wait_for(len(events), is_note, timeout=5)
+            final = engine.wait_telemetry()
+            assert wait_until(lambda: len([m for m in dump.messages() if is_note(m)]) >= len(events), 2)
+    finally:
+        dump.close()
+    why = f"(jackd reported {jack_server.xruns - xruns} xruns meanwhile)"
+    assert got == [e.message for e in events], why
+    assert [m for m in dump.messages() if is_note(m)] == got, f"jack_midi_dump, an independent receiver, agrees {why}"
     anchor = t.anchor_time - t.anchor_tick / 960
     lateness = [stamp - (anchor + ev.tick / 960) for (stamp, _), ev in zip(receiver.stamped(is_note), events)]
     assert min(lateness) > -0.0005, "nothing arrives before its deadline"
     assert statistics.median(lateness) < 0.010 and max(lateness) < 0.050  # JACK delivers once per period
     assert final.samples == len(events) and final.early_count == 0 and final.p99_ms < 5
+
+
+def is_cc(m: tuple[int, ...]) -> bool:
+    return m[0] & 0xF0 == 0xB0
 
 
 def test_stop_ends_what_sounds_and_panic_resets_every_channel(receiver: Receiver):
@@ -64,13 +78,14 @@ def test_stop_ends_what_sounds_and_panic_resets_every_channel(receiver: Receiver
         engine.stop()
         got = receiver.wait_for(6, is_note)
         assert got[3:] == [(0x82, 48, 0), (0x82, 55, 0), (0x82, 60, 0)]
+        assert receiver.wait_for(2, is_cc) == [(0xB2, cc, 0) for cc in STOP_CONTROLLERS], "the channel used"
         engine.panic()
-        ccs = receiver.wait_for(48, lambda m: m[0] & 0xF0 == 0xB0)
+        ccs = receiver.wait_for(2 + 48, is_cc)[2:]
     assert ccs == [(0xB0 | ch, cc, 0) for ch in range(16) for cc in PANIC_CONTROLLERS]
     assert len(receiver.messages(is_note)) == 6, "no note-off for notes already ended"
 
 
-def test_a_vanished_port_is_marked_down_within_2s_the_others_play_on_and_it_returns(jack_server: str):
+def test_a_vanished_port_is_marked_down_within_2s_the_others_play_on_and_it_returns(jack_server: jack.Server):
     a, b = Receiver(unique("recv-a")), Receiver(unique("recv-b"))
     a.listen_virtual()
     b.listen_virtual()
@@ -124,7 +139,7 @@ def test_midi_clock_out_spp_start_pulses_stop(receiver: Receiver):
     assert abs(statistics.median(gaps) - 0.5 / 24) < 0.002
 
 
-def test_follows_an_external_clock(jack_server: str):
+def test_follows_an_external_clock(jack_server: jack.Server):
     import rtmidi
 
     source = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=unique("ext-clock"))
@@ -161,24 +176,20 @@ def test_follows_an_external_clock(jack_server: str):
         source.delete()
 
 
-def test_jack_midi_dump_sees_every_byte(jack_server: str):
-    dump = subprocess.Popen(["jack_midi_dump", "-a"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def test_jack_midi_dump_sees_every_byte(jack_server: jack.Server):
+    dump = jack.Dump(unique("dump"))
     cfg = config()
     events = notes(20, step=24)
     try:
         with EngineClient(cfg) as engine:
-            assert wait_until(lambda: b"midi-monitor:input" in subprocess.run(["jack_lsp"], capture_output=True).stdout, 5)
-            subprocess.run(["jack_connect", f"{cfg.client_name}:out", "midi-monitor:input"], check=True)
+            dump.connect_from(f"{cfg.client_name}:out")
             time.sleep(0.1)
             engine.schedule(events)
             engine.start(0)
             time.sleep(0.5 + 20 * 24 / 960 + 0.3)
     finally:
-        dump.send_signal(signal.SIGINT)
-        out, _ = dump.communicate(timeout=5)
-    lines = [line.split(":", 1)[1].strip() for line in out.splitlines() if ": 8" in line or ": 9" in line]
-    expected = [" ".join(f"{b:02x}" for b in e.message) for e in events]
-    assert [line[:8] for line in lines] == expected
+        dump.close()
+    assert [m for m in dump.messages() if is_note(m)] == [e.message for e in events]
 
 
 @pytest.mark.parametrize("ending", ["shutdown", "sigterm"])
