@@ -26,6 +26,7 @@ from backbeat.engine.time import PPQ, TempoMap
 from backbeat.generators.model import Clip, SongState, Track
 
 from .bus import Bus
+from .keeper import EngineKeeper
 from .protocol import EngineStatus, Lateness, LinkInfo, PortInfo, ProtocolError, SwapEvent, Transport
 from .timeline import Change, Quantize, Timeline, section_clips_of
 
@@ -48,7 +49,7 @@ class Player:
         self.bus = bus
         self.horizon_s = horizon_s
         self.period_s = period_s
-        self._factory = engine_factory
+        self.keeper = EngineKeeper(config, bus, engine_factory)
         self.engine: EngineClient | None = None
         self.timeline: Timeline | None = None
         self._next: Timeline | None = None
@@ -65,15 +66,15 @@ class Player:
         self._changes: list[Change] = []
         """Changes the player itself places (a new song, a tempo change); the timeline keeps the rest."""
         self._wake = trio.Event()
-        self.restarts = 0
         self.closing = False
         """Set when the daemon shuts down: an engine that exits then is not restarted."""
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Start the engine, then feed and supervise it until cancelled."""
-        self.engine = await trio.to_thread.run_sync(self._factory, self.config)
+        """Start the engine, then feed and supervise it until cancelled. Ready after the first
+        attempt even if it failed: the daemon answers while the keeper tries again."""
+        self.engine = await self.keeper.attempt()
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._telemetry_loop)
@@ -88,9 +89,13 @@ class Player:
     async def _telemetry_loop(self) -> None:
         while True:
             engine = self.engine
+            if engine is None:  # the first start failed
+                await self._restart(None)
+                continue
             try:
                 await trio.lowlevel.wait_readable(engine)
                 engine.recv_telemetry()
+                self.keeper.remember(engine.telemetry)
                 self._follow_link()
                 for notice in engine.take_notices():
                     self.bus.log(notice.level if notice.level in ("info", "warning", "error") else "info", notice.text)
@@ -99,15 +104,17 @@ class Player:
                     await trio.sleep_forever()
                 await self._restart(str(e))
 
-    async def _restart(self, why: str) -> None:
-        self.bus.log("error", f"the engine process stopped ({why}); restarting it")
+    async def _restart(self, why: str | None) -> None:
+        """Replace the engine (retrying until one starts); playback resumes at the next bar."""
+        if why is not None:
+            self.bus.log("error", f"the engine process stopped ({why}); restarting it")
         old, self.engine = self.engine, None
         if old is not None:
             await trio.to_thread.run_sync(old.kill)
+        engine = await self.keeper.start()  # it panics at start-up, once its listeners are connected
+        self.engine = engine
         was_playing = self.state == "playing"
-        resume = self._resume_tick() if was_playing else 0
-        self.engine = await trio.to_thread.run_sync(self._factory, self.config)  # panics at start-up
-        self.restarts += 1
+        resume = self._resume_tick() if was_playing else 0  # where the song is now, however long that took
         if was_playing and self.timeline is not None:
             self.engine.set_tempo_map(self.tempo)
             self.timeline.reset(resume)
@@ -275,7 +282,7 @@ class Player:
         if self.timeline is None or self.song is None:
             raise ProtocolError("conflict", "nothing to play: generate a song or play a session folder first")
         if self.engine is None:
-            raise ProtocolError("unavailable", "the engine is (re)starting; try again in a moment")
+            raise ProtocolError("unavailable", self._no_engine())
         if loop is not None:
             self.loop = loop
         if self.state == "playing":
@@ -344,9 +351,13 @@ class Player:
         self._changes.append(self._placed(Change("tempo", at, f"{bpm:g} BPM", ())))
         return at
 
+    def _no_engine(self) -> str:
+        why = f": {self.keeper.error}" if self.keeper.error else ""
+        return f"the engine is not running{why}; it is being started again, try again in a moment"
+
     def panic(self) -> None:
         if self.engine is None:
-            raise ProtocolError("unavailable", "the engine is (re)starting")
+            raise ProtocolError("unavailable", self._no_engine())
         try:
             self.engine.panic()
         except EngineDiedError:
@@ -371,15 +382,21 @@ class Player:
 
     def engine_status(self) -> tuple[EngineStatus, list[PortInfo]]:
         t: Telemetry | None = self.engine.telemetry if self.engine else None
+        k = self.keeper
+        retry = k.retry_in()
+        keeping = {"error": k.error, "restarts": k.restarts, "retry_in_s": None if retry is None else round(retry, 2)}
         if t is None:
-            return EngineStatus(alive=False, pid=None, lateness_ms=Lateness(p50=0, p99=0, max=0), early=0, events_sent=0, priority="", api=""), []
+            return EngineStatus(alive=False, pid=None, lateness_ms=Lateness(p50=0, p99=0, max=0), early=0, events_sent=0,
+                                priority="", api="", **keeping), []
         status = EngineStatus(
             alive=self.engine.alive, pid=t.pid, lateness_ms=Lateness(p50=t.p50_ms, p99=t.p99_ms, max=t.max_ms),
             early=t.early_count, events_sent=t.events_sent, priority=t.priority, api=t.api,
             link=None if t.link is None else LinkInfo(
                 peers=t.link.peers, bpm=round(t.link.bpm, 3), phase_offset_ms=t.link.phase_offset_ms, start_stop=t.link.start_stop),
+            **keeping,
         )
-        return status, [PortInfo(name=p.name, up=p.up, role=p.role) for p in t.ports]
+        ports = [PortInfo(name=p.name, up=p.up, role=p.role, connections=list(p.connections), missing=list(p.missing)) for p in t.ports]
+        return status, ports
 
 
 def with_track(song: SongState, track: Track) -> SongState:
