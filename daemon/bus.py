@@ -2,10 +2,15 @@
 
 A subscriber whose queue is full is not silently skipped (notifications never get lost, as MPD's
 protocol has it): it is cut off, with the reason, and reconnects to a fresh ``status``.
+
+Warnings and errors are also kept (the last ``KEPT``) and replayed to each new subscriber to
+``log``: a problem reported before anyone listened (a last session that would not load, an engine
+that cannot start) still reaches the first client that asks.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +20,8 @@ from .protocol import EVENTS, LogEvent, Payload, event
 
 QUEUE = 256
 """Events a subscriber may have pending before it counts as stalled."""
+KEPT = 32
+"""Warnings and errors replayed to a new ``log`` subscriber."""
 
 
 @dataclass(eq=False)
@@ -28,11 +35,15 @@ class Subscriber:
 class Bus:
     def __init__(self) -> None:
         self._subscribers: set[Subscriber] = set()
-        self.recent_log: list[dict[str, Any]] = []
+        self.kept: deque[dict[str, Any]] = deque(maxlen=KEPT)
+        """The latest warning and error ``log`` frames."""
 
     def subscribe(self, topics: list[str] | None) -> Subscriber:
         send, receive = trio.open_memory_channel[dict[str, Any]](QUEUE)
         sub = Subscriber(frozenset(topics or EVENTS), send, receive)
+        if "log" in sub.topics:
+            for frame in self.kept:
+                send.send_nowait(frame)
         self._subscribers.add(sub)
         return sub
 
@@ -55,7 +66,10 @@ class Bus:
                 self._subscribers.discard(sub)
 
     def log(self, level: str, message: str) -> None:
-        self.publish("log", LogEvent(level=level, message=message))
+        payload = LogEvent(level=level, message=message)
+        if level != "info":
+            self.kept.append(event("log", payload.model_dump(mode="json")))
+        self.publish("log", payload)
 
     @property
     def subscribers(self) -> int:

@@ -39,6 +39,8 @@ class Commands:
         self.shutdown_requested = shutdown
         self.controller: Controller | None = None
         """Set by the controller task while controller input runs (learn mode needs it)."""
+        self.last_session_error: str | None = None
+        """Set at start-up when the last session could not be loaded (``status`` says so)."""
         self.table: dict[str, Callable[[Any], Awaitable[dict[str, Any]]]] = {
             "status": self.status,
             "generate": self.generate,
@@ -64,7 +66,11 @@ class Commands:
         handler = self.table.get(request.cmd)
         if handler is None:
             raise ProtocolError("unknown_command", f"unknown command {request.cmd!r}")
-        return await handler(request.args)
+        result = await handler(request.args)
+        if (unsaved := self.supervisor.saver.error) is not None and request.cmd != "status":
+            # The change is made and plays, but is not on disk yet: no reply may hide that.
+            result = {**result, "unsaved": unsaved}
+        return result
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -111,7 +117,8 @@ class Commands:
         return Status(
             transport=self.player.transport(), session=session, engine=engine, ports=ports,
             pipeline=PipelineStatus(running=self.supervisor.running, stage=self.supervisor.stage), pending=pending,
-            buffer=self.supervisor.buffer_state(),
+            buffer=self.supervisor.buffer_state(), save_error=self.supervisor.saver.error,
+            last_session_error=self.last_session_error,
         ).model_dump(mode="json")
 
     async def generate(self, args: GenerateArgs) -> dict[str, Any]:

@@ -74,13 +74,17 @@ async def run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path] = tr
             await nursery.start(run_controller, options.controller, commands, bus)
         path = await nursery.start(server.serve, options.socket, commands.dispatch, bus, __version__)
         await nursery.start(_signals, shutdown)
+        last_session = None
         if options.resume_last and (last := options.memory.last_session()) is not None:
             try:
                 player.load(supervisor.load_session(last))
+                last_session = f"the last session {last} is loaded"
                 bus.log("info", f"loaded the last session {last}")
             except Exception as e:  # a broken last session must not stop the daemon
-                bus.log("warning", f"could not load the last session {last}: {e}")
+                commands.last_session_error = f"could not load the last session {last}: {e}"
+                bus.log("warning", commands.last_session_error)  # kept for clients that subscribe later
         if options.echo:
+            print(ready_line(path, player, commands.last_session_error or last_session), file=sys.stderr, flush=True)
             nursery.start_soon(_echo, bus.subscribe(["pipeline", "log", "swap"]))
         task_status.started(path)
         if options.generate is not None:
@@ -91,6 +95,18 @@ async def run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path] = tr
             scope.shield = True
             await _stop_everything(player, supervisor)
         nursery.cancel_scope.cancel()
+
+
+def ready_line(path: Path, player: Player, session: str | None) -> str:
+    """The one line ``backbeat daemon`` prints once clients can connect: where, the engine, and the
+    last session (loaded, or why not)."""
+    engine, ports = player.engine_status()
+    if engine.alive:
+        outputs = ", ".join(p.name for p in ports) or "no port"
+        how = f"engine on {engine.api} ({outputs})"
+    else:
+        how = f"NO ENGINE: {engine.error} (being started again)"
+    return f"backbeat: daemon ready on {path}; {how}" + (f"; {session}" if session else "")
 
 
 async def _echo(sub: Subscriber) -> None:

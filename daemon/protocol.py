@@ -207,12 +207,22 @@ class EngineStatus(Payload):
     api: str
     link: LinkInfo | None = None
     """The Link session, when the engine is in one (``--link``)."""
+    error: str | None = None
+    """Why the engine is not running (its last start failed); None while it runs."""
+    restarts: int = 0
+    """Engines started to replace one that died."""
+    retry_in_s: float | None = None
+    """While no engine runs: seconds until the next start is tried."""
 
 
 class PortInfo(Payload):
     name: str
     up: bool
     role: str
+    connections: list[str] = []
+    """(the virtual port, on JACK) The ports listening to it."""
+    missing: list[str] = []
+    """(the virtual port, on JACK) Listeners that went away: connected again when they return."""
 
 
 class SectionInfo(Payload):
@@ -261,6 +271,11 @@ class Status(Payload):
     ports: list[PortInfo]
     pipeline: PipelineStatus
     pending: list[PendingChange]
+    save_error: str | None = None
+    """Why the song's session folder could not be written; the song is kept in memory and written
+    again every few seconds until it is. None while the folder is current."""
+    last_session_error: str | None = None
+    """Why the last session could not be loaded when the daemon started."""
 
 
 class PipelineEvent(Payload):

@@ -16,7 +16,7 @@ import trio
 
 from backbeat.generators import alternatives, revisions
 from backbeat.generators.edits import now_iso
-from backbeat.generators.errors import BadRequestError, GeneratorError
+from backbeat.generators.errors import BadRequestError, GeneratorError, SessionError
 from backbeat.generators.llm.refining import understand
 from backbeat.generators.model import PARTS, HistoryEntry, Part, SongState
 from backbeat.generators.requests import Question, read
@@ -48,8 +48,11 @@ class Refiner:
         """``after`` with its history entry, written to the session folder when it has one."""
         folder = self.supervisor.folder
         if folder is not None and after.session_id in folder.name:
-            song, _ = await trio.to_thread.run_sync(revisions.commit, folder, before, after, action, request, targets)
-            return song
+            try:
+                song, _ = await trio.to_thread.run_sync(revisions.commit, folder, before, after, action, request, targets)
+                return song
+            except (SessionError, OSError) as e:  # a full disk: the change is made, kept in memory, written later
+                self.supervisor.saver.failed(e)
         entry = HistoryEntry(at=now_iso(), action=action, request=request, targets=targets, files=[])
         return after.model_copy(update={"history": [*after.history, entry]})
 

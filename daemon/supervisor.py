@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from . import llm_supervisor
 from .bus import Bus
 from .player import Player
 from .protocol import BufferEvent, ClipState, PipelineEvent, ProtocolError
+from .saving import Saver
 from .state import Memory
 from .timeline import Change
 
@@ -50,12 +52,20 @@ class Supervisor:
         self._job: trio.CancelScope | None = None
         self._writing = trio.Lock()
         """One writer of the session folder at a time, and it always writes the latest song."""
+        self._partial: tuple[str | None, Path | None] = (None, None)
+        """(session id, its unfinished folder) while a new song's folder is not finished."""
+        self._composed: str | None = None
+        """The song whose pipeline has finished: its folder may be created and finished by ``save``."""
+        self._unsaved: dict[str, _Unsaved] = {}
+        """Songs whose latest state is not on disk yet (a write failed), by session id."""
+        self.saver = Saver(bus, self._write)
         self.composed: Callable[[str], Awaitable[None]] | None = None
         """Started in the background once a new song's session folder exists (alternatives)."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            await nursery.start(self.saver.run)
             task_status.started()
             await trio.sleep_forever()
 
@@ -96,12 +106,21 @@ class Supervisor:
 
     async def _compose(self, draft: pipeline.Draft, play: bool) -> None:
         output = Path(self.settings.output_dir)
-        folder = await trio.to_thread.run_sync(session.begin, output, draft.session_id)
+        try:
+            folder = await trio.to_thread.run_sync(session.begin, output, draft.session_id)
+        except GeneratorError as e:  # a full disk: the song is made and played all the same
+            folder = None
+            self.saver.failed(e)
+        self._partial = (draft.session_id, folder)
         attempts = self.settings.stage_attempts
 
         def checkpoint(d: pipeline.Draft) -> None:
-            session.write_checkpoint(folder, d.model_dump_json().encode())
-
+            if folder is None:
+                return
+            try:
+                session.write_checkpoint(folder, d.model_dump_json().encode())
+            except GeneratorError as e:  # the folder's final write carries everything anyway
+                self.saver.failed(e)
         draft = await pipeline.compose_async(draft, attempts=attempts, on_progress=self._progress, checkpoint=checkpoint, until="arrangement")
         self.player.load(draft.song())
         self._publish_buffer()
@@ -126,7 +145,10 @@ class Supervisor:
                 await trio.sleep(0.005)
             song = self.player.song
             if self.player.state != "playing" and song is not None and song.session_id == draft.session_id:
-                self.player.play()
+                try:
+                    self.player.play()
+                except ProtocolError as e:  # no engine just now: the song is ready for `play`
+                    self.bus.log("warning", f"not playing yet: {e}")
 
         index = pipeline.STAGE_NAMES.index("parts") + 1
         self._progress(pipeline.Progress(index, "parts", "start", "Writing drums, bass, chords and lead..."))
@@ -146,18 +168,12 @@ class Supervisor:
         draft = await pipeline.compose_async(draft, attempts=attempts, on_progress=self._progress, checkpoint=checkpoint)
         self.player.update_song(self._with_live_changes(draft.song()))
         self.stages = draft.stages
-        async with self._writing:
-            song = self._with_live_changes(draft.song())  # what plays now, with any change made meanwhile
-            await trio.to_thread.run_sync(session.write, folder, song, draft.stages)
-            self.folder = await trio.to_thread.run_sync(session.finish, folder)
-        await trio.to_thread.run_sync(self.memory.remember, self.folder)
-        self.bus.log("info", f"session written to {self.folder}")
-        if self._with_live_changes(song) != song:  # changed while the folder was being written
-            await self.save()
+        self._composed = draft.session_id
+        await self.save()  # creates the folder (now, or when the disk allows: the saver retries)
         if self.settings.llm_configured:  # the model's version replaces the drafts as it arrives
             await llm_supervisor.improve(self, draft)
         if self.composed is not None:  # for the song as it finally is (the model's plan, if any)
-            self._nursery.start_soon(self.composed, song.session_id)
+            self._nursery.start_soon(self.composed, draft.session_id)
 
     def _with_live_changes(self, song: SongState) -> SongState:
         """``song`` as the pipeline finished it, with what changed live meanwhile (a part regenerated
@@ -198,8 +214,15 @@ class Supervisor:
         except BadRequestError as e:
             raise ProtocolError("not_found", str(e)) from None
         self.folder, self.stages = folder, manifest.stage_timings
-        self.memory.remember(folder)
+        self._composed = song.session_id
+        self._remember(folder)
         return song
+
+    def _remember(self, folder: Path) -> None:
+        try:
+            self.memory.remember(folder)
+        except (GeneratorError, OSError) as e:  # the song plays on; only the next start would not find it
+            self.bus.log("warning", f"could not remember {folder} for the daemon's next start: {e}")
 
     async def regenerate(self, part: Part) -> Change:
         song = self.player.song
@@ -224,18 +247,65 @@ class Supervisor:
         await self.save()
         return change
 
-    async def save(self) -> None:
-        """Keep the session folder current: the latest state of the playing song, written atomically
-        file by file (files whose bytes did not change are left alone). Before the pipeline has
-        finished the folder there is nothing to update: its own final write includes every change."""
+    async def save(self) -> bool:
+        """Keep the session folder current (``saving.Saver``): the latest state of the playing song,
+        written atomically file by file (files whose bytes did not change are left alone). False if
+        that failed: it is reported, and written again when it can be."""
+        return await self.saver.save()
+
+    async def _write(self) -> None:
+        """Write the latest song to its folder, and any earlier song whose last write failed (a full
+        disk: a song replaced meanwhile keeps its unsaved state here until it is written). A new
+        song's folder is created and finished once its pipeline is done; before that, the
+        pipeline's own final write includes every change."""
         async with self._writing:
-            folder = self.folder
             song = self.player.song
             if song is not None:  # a version of it about to take over (the model's plan) is the latest
                 song = self.player.song_of(song.session_id) or song
-            if folder is None or song is None or song.session_id not in folder.name:
-                return
-            try:
-                await trio.to_thread.run_sync(lambda: session.write(folder, song, self.stages))
-            except GeneratorError as e:
-                self.bus.log("error", f"could not update the session folder: {e}")
+            if song is not None and self._composed == song.session_id:
+                entry = self._unsaved.get(song.session_id)
+                if entry is None:
+                    folder = self.folder if self.folder is not None and song.session_id in self.folder.name else None
+                    partial = self._partial[1] if self._partial[0] == song.session_id else None
+                    entry = _Unsaved(song, self.stages, folder, partial)
+                entry.song, entry.stages = song, self.stages
+                self._unsaved[song.session_id] = entry
+            finished, failure = [], None
+            for session_id, entry in list(self._unsaved.items()):
+                try:
+                    new = entry.folder is None
+                    final = await trio.to_thread.run_sync(entry.write, Path(self.settings.output_dir))
+                except (GeneratorError, OSError) as e:
+                    failure = failure or e
+                    continue
+                del self._unsaved[session_id]
+                if song is not None and session_id == song.session_id:
+                    self.folder, self._partial = final, (None, None)
+                if new:
+                    finished.append(final)
+        for folder in finished:
+            await trio.to_thread.run_sync(self._remember, folder)
+            self.bus.log("info", f"session written to {folder}")
+        if failure is not None:
+            raise failure
+
+
+@dataclass
+class _Unsaved:
+    """A song's latest state, to be written to its folder (finished, unfinished, or not made yet)."""
+
+    song: SongState
+    stages: list[StageRecord]
+    folder: Path | None
+    partial: Path | None
+
+    def write(self, output_dir: Path) -> Path:
+        """Write it (creating and finishing a new folder as needed); its finished folder."""
+        if self.folder is not None:
+            session.write(self.folder, self.song, self.stages)
+            return self.folder
+        if self.partial is None:
+            self.partial = session.begin(output_dir, self.song.session_id)
+        session.write(self.partial, self.song, self.stages)
+        self.folder = session.finish(self.partial)
+        return self.folder

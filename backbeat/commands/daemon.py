@@ -77,14 +77,22 @@ def _status(args: argparse.Namespace) -> int:
         print(f"song     {s['prompt']}  ·  {s['key']}  ·  {sum(x['bars'] for x in s['sections'])} bars")
         print(f"session  {s['path'] or '(being written)'}")
     lat = e["lateness_ms"]
-    alive = "running" if e["alive"] else "NOT RUNNING"
-    print(f"engine   {alive}, {e['api']}, priority {e['priority']}; lateness p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
+    if e["alive"]:
+        print(f"engine   running, {e['api']}, priority {e['priority']}; lateness p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
+    else:
+        retry = f"; trying again in {e['retry_in_s']:g} s" if e.get("retry_in_s") is not None else ""
+        print(f"engine   NOT RUNNING: {e.get('error') or 'starting'}{retry}")
     if (link := e.get("link")) is not None:
         sync = ", start/stop sync" if link["start_stop"] else ""
         print(f"link     {link['peers']} peer{'s' if link['peers'] != 1 else ''}, {link['bpm']:g} BPM, "
               f"phase offset {link['phase_offset_ms']:+.3f} ms{sync}")
     for p in status["ports"]:
-        print(f"port     {p['name']} ({p['role']}) {'up' if p['up'] else 'DOWN'}")
+        listeners = f" -> {', '.join(p['connections'])}" if p.get("connections") else ""
+        gone = f" (waiting for {', '.join(p['missing'])})" if p.get("missing") else ""
+        print(f"port     {p['name']} ({p['role']}) {'up' if p['up'] else 'DOWN'}{listeners}{gone}")
+    for problem in ("save_error", "last_session_error"):
+        if status.get(problem):
+            print(f"problem  {status[problem]}")
     if status["pipeline"]["running"]:
         print(f"pipeline running: {status['pipeline']['stage'] or '...'}")
     for c in status["pending"]:
