@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from backbeat.daemon.client import end_process
+
 JACKD = shutil.which("jackd")
 
 
@@ -64,12 +66,7 @@ class Server:
 
     def stop(self) -> None:
         """End jackd as a user does (SIGTERM): its clients hear that the server went away."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end_process(self.proc)
 
     def start(self) -> None:
         """Start jackd again under the same name, after ``stop``."""

@@ -121,3 +121,16 @@ def wait_until_ready(path: Path, proc: subprocess.Popen, *, seconds: float = 20.
         if proc.poll() is not None or time.monotonic() > end:
             return False
         time.sleep(poll)
+
+
+def end_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """SIGTERM ``proc`` (a daemon ends every note and saves on it), SIGKILL it if it is still there
+    after ``timeout`` seconds, and reap it."""
+    import subprocess  # here: the thin clients that import this module never need it
+
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

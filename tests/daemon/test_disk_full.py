@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from backbeat.daemon.client import DaemonClient, wait_until_ready
+from backbeat.daemon.client import DaemonClient, end_process, wait_until_ready
 from backbeat.daemon.framing import Decoder, encode
 from backbeat.daemon.protocol import request
 
@@ -61,11 +61,7 @@ class FullDiskDaemon:
         return json.loads(self.inside("cat", f"{folder}/song-state.json").stdout)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        end_process(self.proc)
 
 
 def kept_log(path: Path, seconds: float = 0.5) -> list[str]:
@@ -84,6 +80,13 @@ def kept_log(path: Path, seconds: float = 0.5) -> list[str]:
         messages += [f["data"]["message"] for f in decoder if f.get("type") == "event"]
     s.close()
     return messages
+
+
+def wait_until(predicate, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end
+        time.sleep(0.1)
 
 
 def wait_status(client: DaemonClient, predicate, timeout: float = 10.0) -> dict:
@@ -106,6 +109,8 @@ def test_an_edit_on_a_full_disk_says_unsaved_keeps_playing_and_is_written_when_s
     with DaemonClient(d.socket) as client:
         client.request("generate", prompt="deep house in A minor", seed=3, bars=8, play=True)
         folder = wait_status(client, lambda s: s["session"] and s["session"]["path"])["session"]["path"]
+        # The alternatives a new song gets in the background come first (they rewrite the song too).
+        wait_until(lambda: len(d.song_state(folder).get("alternatives") or {}) == 4, 20)
         d.fill()
         reply = client.request("regenerate", part="bass")
         assert "No space left" in reply["unsaved"], "the reply says the change is not saved"

@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from backbeat.daemon import main as daemon_main
-from backbeat.daemon.client import wait_until_ready
+from backbeat.daemon.client import end_process, wait_until_ready
 from backbeat.daemon.state import Memory
 from backbeat.engine.commands import EngineConfig
 from backbeat.generators.settings import Settings
@@ -63,7 +63,6 @@ def test_the_ready_line_says_the_last_session_could_not_be_loaded(tmp_path):
         assert wait_until_ready(sock, proc)
         ready = proc.stderr.readline()
     finally:
-        proc.terminate()
-        proc.wait(5)
+        end_process(proc)
     assert ready.startswith(f"backbeat: daemon ready on {sock}; engine on null")
     assert f"could not load the last session {folder}" in ready
