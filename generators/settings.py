@@ -62,9 +62,19 @@ class Settings(BaseSettings):
     max_concurrent_requests: Annotated[int, Field(ge=1, le=64)] = 4
     requests_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 60
     llm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
-    """Seconds an LLM server may take to connect, to accept the request and to start answering."""
+    """Seconds from sending a request to the answer's first content (connecting and the server's
+    prompt reading included; keep-alive comments do not count)."""
+    llm_request_s: Annotated[float, Field(gt=0, le=3600)] = 180.0
+    """Seconds one request may take in all, from sending it to the last byte of the answer."""
     llm_stall_s: Annotated[float, Field(gt=0, le=600)] = 20.0
-    """Seconds without a byte, once an answer has started streaming, before the attempt is abandoned."""
+    """Seconds without new content, once an answer has started, before the attempt is abandoned."""
+    llm_budget_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    """Seconds the model may spend on one ``backbeat generate`` run; what is left then is composed
+    by the algorithmic stages (recorded as ``budget`` in the manifest)."""
+    llm_live_budget_s: Annotated[float, Field(gt=0, le=86_400)] = 600.0
+    """Seconds the model may spend on one song in the daemon (the drafts play meanwhile)."""
+    llm_server: str = "auto"
+    """Which known server (config/servers.toml) LLM_BASE_URL is: auto detects it."""
     llm_max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     """HTTP attempts per LLM request, the first included, on 429, 5xx, timeouts, stalls and drops."""
     llm_cache: bool = True

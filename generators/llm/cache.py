@@ -1,4 +1,5 @@
-"""A SQLite cache of final answers, keyed by everything that decides them.
+"""A SQLite cache of final answers, keyed by everything that decides them, and in the same file
+what each server was found to take (``ProfileStore``).
 
 The key is the SHA-256 of the server, model, messages, response format (the schema), temperature
 and seed, serialised canonically; the value is the final text. sqlite3 blocks, so every call runs in
@@ -21,6 +22,9 @@ from typing import Any
 import platformdirs
 import trio
 
+from .config import FORMS, known_servers
+from .negotiation import ServerProfile
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PATH = Path(platformdirs.user_cache_dir("backbeat")) / "llm-cache.sqlite3"
@@ -34,6 +38,15 @@ CREATE TABLE IF NOT EXISTS answers (
     model TEXT NOT NULL,
     text TEXT NOT NULL,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS servers (
+    base_url TEXT NOT NULL,
+    model TEXT NOT NULL,
+    server TEXT NOT NULL,
+    form TEXT NOT NULL,
+    serial INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (base_url, model)
 )
 """
 
@@ -61,44 +74,62 @@ def cache_key(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class ResponseCache:
-    """Final answers on disk at ``path`` (created on first write)."""
+class _Store:
+    """One SQLite file, read and written in worker threads; failures are warnings, never errors."""
 
     def __init__(self, path: Path = DEFAULT_PATH) -> None:
         self.path = path
 
-    async def get(self, key: str) -> str | None:
-        """The cached text for ``key``, or None."""
-        return await trio.to_thread.run_sync(self._get, key)
-
-    async def put(self, key: str, text: str, *, model: str) -> None:
-        """Remember ``text`` as the answer for ``key`` (replacing any older one)."""
-        await trio.to_thread.run_sync(self._put, key, text, model)
-
-    def _get(self, key: str) -> str | None:
+    def _read(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         if not self.path.exists():
             return None
         try:
-            with self._connect() as con:
-                row = con.execute("SELECT text FROM answers WHERE key = ?", (key,)).fetchone()
+            with _Connection(self.path) as con:
+                return con.execute(sql, args).fetchone()
         except (sqlite3.Error, OSError) as exc:
             log.warning("LLM cache %s unreadable, asking the server: %s", self.path, exc)
             return None
-        return row[0] if row else None
 
-    def _put(self, key: str, text: str, model: str) -> None:
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as con:
-                con.execute(
-                    "INSERT OR REPLACE INTO answers (key, model, text, created_at) VALUES (?, ?, ?, ?)",
-                    (key, model, text, time.time()),
-                )
+            with _Connection(self.path) as con:
+                con.execute(sql, args)
         except (sqlite3.Error, OSError) as exc:
             log.warning("LLM cache %s not written: %s", self.path, exc)
 
-    def _connect(self) -> _Connection:
-        return _Connection(self.path)
+
+class ResponseCache(_Store):
+    """Final answers on disk at ``path`` (created on first write)."""
+
+    async def get(self, key: str) -> str | None:
+        """The cached text for ``key``, or None."""
+        row = await trio.to_thread.run_sync(self._read, "SELECT text FROM answers WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    async def put(self, key: str, text: str, *, model: str) -> None:
+        """Remember ``text`` as the answer for ``key`` (replacing any older one)."""
+        sql = "INSERT OR REPLACE INTO answers (key, model, text, created_at) VALUES (?, ?, ?, ?)"
+        await trio.to_thread.run_sync(self._write, sql, (key, model, text, time.time()))
+
+
+class ProfileStore(_Store):
+    """What each server (base URL and model) was found to take, so the next run starts there."""
+
+    async def get(self, base_url: str, model: str) -> ServerProfile | None:
+        sql = "SELECT server, form, serial FROM servers WHERE base_url = ? AND model = ?"
+        row = await trio.to_thread.run_sync(self._read, sql, (base_url, model))
+        if row is None:
+            return None
+        server, form, serial = row
+        if server not in known_servers() or form not in FORMS:
+            return None  # written by another version of the tables: detect again
+        return ServerProfile(server, form, bool(serial), "memory")
+
+    async def put(self, base_url: str, model: str, profile: ServerProfile) -> None:
+        sql = "INSERT OR REPLACE INTO servers (base_url, model, server, form, serial, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+        args = (base_url, model, profile.server, profile.form, int(profile.serial), time.time())
+        await trio.to_thread.run_sync(self._write, sql, args)
 
 
 class _Connection:
@@ -109,7 +140,7 @@ class _Connection:
         self._con = sqlite3.connect(path, timeout=5.0)
 
     def __enter__(self) -> sqlite3.Connection:
-        self._con.execute(_SCHEMA)
+        self._con.executescript(_SCHEMA)
         return self._con
 
     def __exit__(self, exc_type: object, *_: object) -> None:

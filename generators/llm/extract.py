@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from backbeat.generators.llm.errors import LLMResponseError
+from backbeat.generators.llm.errors import LLMResponseError, quoted
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _FENCE = re.compile(r"```[ \t]*[\w+-]*[ \t]*\r?\n(.*?)```", re.DOTALL)
@@ -55,7 +55,7 @@ def extract_json(text: str) -> str:
         if kind in best:
             start, end = best[kind]
             return body[start:end]
-    raise LLMResponseError(f"the answer contains no JSON object: {_shorten(text)}")
+    raise LLMResponseError(f"the answer contains no JSON object: {quoted(repr(quoted(text, 160)), 170)}")
 
 
 def parse_partial(text: str) -> Any | None:
@@ -108,7 +108,3 @@ def _next_open(text: str, start: int) -> int:
     found = [i for i in (brace, bracket) if i >= 0]
     return min(found) if found else -1
 
-
-def _shorten(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 3] + "...")

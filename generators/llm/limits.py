@@ -2,7 +2,8 @@
 
 ``TokenBucket`` refills continuously at ``requests_per_minute / 60`` tokens a second up to
 ``capacity``; ``acquire`` takes one token, waiting (first come, first served) until there is one.
-``RequestLimiter`` combines it with a ``trio.CapacityLimiter``. Both read time only through trio, so
+``RequestLimiter`` combines it with a ``trio.CapacityLimiter`` whose size can shrink to one when the
+server turns out to decode one request at a time (``serialize``). Both read time only through trio, so
 ``trio.testing.MockClock`` makes their tests exact. (aiolimiter cannot serve here: it is asyncio-only.)
 """
 
@@ -51,22 +52,32 @@ class RequestLimiter:
 
     def __init__(self, max_concurrent: int, requests_per_minute: float, burst: int | None = None) -> None:
         self.in_flight = trio.CapacityLimiter(max_concurrent)
-        # By default as many requests may start together as may be in flight: the parts of a song
-        # start at once, and the bucket still holds the long-run rate to requests_per_minute.
-        capacity = burst if burst is not None else max(1, min(max_concurrent, int(requests_per_minute)))
+        # The bucket holds a minute's worth: a song's clips start as fast as the in-flight limit
+        # lets them, and only a run that keeps asking for more than a minute is held to the rate.
+        capacity = burst if burst is not None else max(1, int(requests_per_minute))
         self.bucket = TokenBucket(requests_per_minute, capacity)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RequestLimiter:
         return cls(settings.max_concurrent_requests, settings.requests_per_minute)
 
+    @property
+    def serial(self) -> bool:
+        return self.in_flight.total_tokens == 1
+
+    def serialize(self) -> None:
+        """From now on one request in flight at a time (requests already in flight finish)."""
+        self.in_flight.total_tokens = 1
+
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one in-flight slot for the body of the ``async with``.
+    async def slot(self) -> AsyncIterator[float]:
+        """Hold one in-flight slot for the body of the ``async with``; binds the seconds spent
+        waiting for it (queueing, reported apart from the request's own time).
 
         The slot is taken before the token, so a request's start time is its token's time and
         starts are never closer together than the bucket allows.
         """
+        asked = trio.current_time()
         async with self.in_flight:
             await self.bucket.acquire()
-            yield
+            yield trio.current_time() - asked

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import trio
 
-from backbeat.generators.llm.errors import TRANSIENT, LLMError
+from backbeat.generators.llm.errors import TRANSIENT, LLMError, retryable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -67,15 +67,16 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 async def pause_before_retry(policy: RetryPolicy, attempt: int, error: LLMError, rng: random.Random) -> None:
     """Sleep before the attempt after ``attempt``, or re-raise ``error`` if there should be none."""
-    wait = policy.delay(attempt, error, rng)
+    wait = policy.delay(attempt, error, rng) if retryable(error) else None
     if wait is None:
         raise error
-    log.warning("LLM attempt %d of %d failed (%s); retrying in %.2f s", attempt, policy.max_attempts, error, wait)
+    # Said at info level: the stage that asked reports the outcome once, in words a producer can use.
+    log.info("LLM attempt %d of %d failed (%s); retrying in %.2f s", attempt, policy.max_attempts, error, wait)
     await trio.sleep(wait)
 
 
 async def retrying(attempt: Callable[[int], Awaitable[T]], policy: RetryPolicy, rng: random.Random) -> T:
-    """``await attempt(n)`` for n = 1, 2, ... until it returns, retrying only transient errors."""
+    """``await attempt(n)`` for n = 1, 2, ... until it returns, retrying only ``retryable`` errors."""
     n = 1
     while True:
         try:

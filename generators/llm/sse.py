@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from backbeat.generators.llm.errors import LLMResponseError, LLMUnavailableError
+from backbeat.generators.llm.errors import LLMResponseError, LLMUnavailableError, quoted
 
 DONE = "[DONE]"
 """The payload that ends an OpenAI-style stream."""
@@ -74,6 +74,9 @@ class Event:
 
     content: str = ""
     """Text the model added (empty for role-only, usage-only and reasoning chunks)."""
+    thinking: bool = False
+    """The chunk carries reasoning text (``reasoning_content``): the model is working, though the
+    answer did not grow."""
     finish_reason: str | None = None
     """Set on the chunk that ends the choice: "stop", "length", ..."""
     done: bool = False
@@ -92,17 +95,25 @@ def parse_event(payload: str) -> Event:
     try:
         chunk = json.loads(payload)
     except ValueError as exc:
-        raise LLMUnavailableError(f"malformed stream chunk: {payload[:120]!r}") from exc
+        raise LLMUnavailableError(f"malformed stream chunk: {quoted(repr(payload), 120)}") from exc
     if not isinstance(chunk, dict):
-        raise LLMUnavailableError(f"malformed stream chunk: {payload[:120]!r}")
+        raise LLMUnavailableError(f"malformed stream chunk: {quoted(repr(payload), 120)}")
     if "error" in chunk:
         raise LLMUnavailableError(f"server error mid-stream: {error_message(chunk)}")
     choice = _first_choice(chunk)
     if choice is None:
         return Event()
     delta = choice.get("delta") or {}
-    content = delta.get("content") if isinstance(delta, dict) else None
-    return Event(content=content if isinstance(content, str) else "", finish_reason=choice.get("finish_reason"))
+    if not isinstance(delta, dict):
+        delta = {}
+    content = delta.get("content")
+    thinking = any(isinstance(delta.get(k), str) and delta[k] for k in ("reasoning_content", "reasoning"))
+    finish = choice.get("finish_reason")
+    return Event(
+        content=content if isinstance(content, str) else "",
+        thinking=thinking,
+        finish_reason=finish if isinstance(finish, str) else None,
+    )
 
 
 def parse_completion(body: bytes) -> str:
@@ -114,24 +125,38 @@ def parse_completion(body: bytes) -> str:
     try:
         doc = json.loads(body)
     except ValueError as exc:
-        raise LLMResponseError(f"the server's answer is not JSON: {body[:120]!r}") from exc
+        raise LLMResponseError(f"the server's answer is not JSON: {quoted(repr(body[:200]), 120)}") from exc
     choice = _first_choice(doc) if isinstance(doc, dict) else None
     message = choice.get("message") if choice else None
     content = message.get("content") if isinstance(message, dict) else None
     if not isinstance(content, str):
-        raise LLMResponseError(f"the server's answer has no message content: {body[:120]!r}")
+        raise LLMResponseError(f"the server's answer has no message content: {quoted(repr(body[:200]), 120)}")
     return content
 
 
+def completion_finish(body: bytes) -> str | None:
+    """The ``finish_reason`` of a non-streamed ``chat.completion`` document, if it has one."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    choice = _first_choice(doc) if isinstance(doc, dict) else None
+    reason = choice.get("finish_reason") if choice else None
+    return reason if isinstance(reason, str) else None
+
+
 def error_message(doc: Any) -> str:
-    """The human part of an OpenAI-style error document, or the document itself, shortened."""
+    """The human part of an error document (OpenAI's ``error.message``, FastAPI's ``detail``), or
+    the document itself, on one line of at most ``QUOTE_LIMIT`` characters."""
     if isinstance(doc, dict):
-        err = doc.get("error")
+        err = doc.get("error", doc.get("detail"))
         if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"][:300]
+            return quoted(err["message"])
         if isinstance(err, str):
-            return err[:300]
-    return str(doc)[:300]
+            return quoted(err)
+        if isinstance(err, list):  # FastAPI/pydantic validation errors: their messages
+            return quoted("; ".join(str(e.get("msg", e)) if isinstance(e, dict) else str(e) for e in err))
+    return quoted(doc)
 
 
 def _first_choice(doc: dict[str, Any]) -> dict[str, Any] | None:

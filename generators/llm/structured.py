@@ -4,7 +4,6 @@ answer against it, the repair prompt when validation fails, and partial-JSON cal
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from backbeat.generators.llm.errors import LLMResponseError
 from backbeat.generators.llm.extract import extract_json, parse_partial
+from backbeat.generators.llm.negotiation import response_format
 
 M = TypeVar("M", bound=BaseModel)
 OnPartial = Callable[[Any], None]
@@ -22,13 +22,9 @@ MAX_LISTED_ERRORS = 20
 
 
 def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
-    """The ``response_format`` asking for JSON that matches ``model``'s schema.
-
-    Not strict mode: strict mode accepts only a subset of JSON Schema (every property required) and
-    our models have fields with defaults; what comes back is validated here whatever the server did.
-    """
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", model.__name__)[:64]
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": model.model_json_schema(), "strict": False}}
+    """The ``response_format`` asking for JSON that matches ``model``'s schema, in the strongest
+    form (``json_schema``; ``negotiation`` has the others)."""
+    return response_format("json_schema", model)  # type: ignore[return-value]
 
 
 def validated(model: type[M], text: str) -> tuple[str, M]:

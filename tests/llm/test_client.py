@@ -14,6 +14,7 @@ from backbeat.generators.llm import (
     LLMRejectedError,
     LLMTimeoutError,
     LLMUnavailableError,
+    LLMUnreachableError,
     RetryPolicy,
     StallError,
 )
@@ -39,6 +40,7 @@ async def test_generate_streams_the_answer_and_sends_no_key_when_none_is_set(ser
             {"role": "user", "content": "Dark garage, Eb minor"},
         ],
         "stream": True,
+        "max_tokens": 1024,
     }
 
 
@@ -115,14 +117,17 @@ async def test_client_errors_are_not_retried_and_say_what_to_check(server):
 
 
 @pytest.mark.trio
-async def test_a_server_that_is_not_there_is_unavailable():
+async def test_a_server_that_is_not_there_is_unreachable_at_the_first_attempt():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = settings_for(f"http://127.0.0.1:{port}/v1")
-    async with LLMClient(settings, retry=RetryPolicy(base_s=0.01)) as llm:
-        with pytest.raises(LLMUnavailableError, match="ConnectError"):
+    started = trio.current_time()
+    async with LLMClient(settings, retry=RetryPolicy(base_s=1.0)) as llm:
+        with pytest.raises(LLMUnreachableError, match=f"nothing answers at http://127.0.0.1:{port}") as caught:
             await llm.generate("s")
+    assert caught.value.attempts == 1
+    assert trio.current_time() - started < 1.0, "a closed port is not retried (no backoff waited)"
 
 
 @pytest.mark.trio
@@ -156,10 +161,16 @@ async def test_a_slow_first_token_is_not_a_stall_but_no_answer_at_all_times_out(
 
 
 @pytest.mark.trio
-async def test_keep_alive_comments_are_signs_of_life(server):
-    server.script(Reply(text="worth the wait", first_token_s=1.0, ping_s=0.1))
-    async with client_for(server, llm_stall_s=0.4, llm_timeout_s=0.4, retry=RetryPolicy(max_attempts=1)) as llm:
+async def test_keep_alive_comments_do_not_extend_the_wait_for_content(server):
+    server.script(Reply(text="worth the wait", first_token_s=0.6, ping_s=0.05),
+                  Reply(text="too late", first_token_s=5.0, ping_s=0.05))
+    async with client_for(server, llm_stall_s=0.2, llm_timeout_s=1.5, retry=RetryPolicy(max_attempts=1)) as llm:
+        # pings arrive far more often than the stall limit, and the answer still comes in time
         assert await llm.generate("a long prompt to read") == "worth the wait"
+        started = trio.current_time()
+        with pytest.raises(LLMTimeoutError, match="no answer began within 1.5 s"):
+            await llm.generate("another long prompt")
+    assert 1.4 <= trio.current_time() - started < 3.0
 
 
 @pytest.mark.parametrize("fault", [Reply(text=TEXT, drop_after=2), Reply(text=TEXT, finish=False)])
