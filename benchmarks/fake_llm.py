@@ -5,8 +5,12 @@
 Each request takes the next ``Reply`` from a queue (the ``default`` when it is empty), which says what
 to answer and how badly: latency before the headers and before the first token, tokens per second,
 an error status with headers (429 with ``Retry-After``), a stall, a dropped connection, a stream that
-ends without ``[DONE]``, a server that ignores ``"stream": true``. Every request is recorded with its
-headers and body, and the server counts the most requests it ever had in flight at once.
+ends without ``[DONE]``, a server that ignores ``"stream": true``, keep-alive comments, a body
+trickled a byte at a time, a body of many megabytes. Like every real server it honours
+``max_tokens`` (the answer is cut there, ``finish_reason: "length"``). With ``emulate`` it behaves as
+one of the known servers (``benchmarks.emulations``): the structured-output forms it refuses, the
+schemas it drops, its ``/v1/models``, one request decoded at a time. Every request is recorded with
+its headers and body, and the server counts the most requests it ever had in flight at once.
 
 With a ``model`` (any object with ``reply(body) -> Reply``, such as ``benchmarks.simulated.SimulatedModel``)
 requests the queue does not script are answered by it: a model that answers every pipeline stage
@@ -33,6 +37,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
+
+from .emulations import EMULATIONS, Emulation, form_of, max_tokens, schema_name
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,10 @@ class Reply:
     """Send the finish_reason chunk and ``[DONE]``; False ends the body cleanly without them."""
     stream: bool | None = None
     """None streams when the request asks to; False always answers with one JSON document."""
+    trickle_s: float | None = None
+    """Send the body one byte at a time, this many seconds apart (a peer that never quite stops)."""
+    pad_bytes: int = 0
+    """Send this many bytes of filler content after the text (a flood: 50 MB, as fast as it goes)."""
 
     def tokens(self) -> list[str]:
         n = max(1, self.chars_per_token)
@@ -74,7 +84,8 @@ class Reply:
 class Model(Protocol):
     """Something that answers a request no scripted reply covers (called on the server's threads)."""
 
-    def reply(self, body: Any) -> Reply: ...
+    def reply(self, body: Any, stage: str | None) -> Reply:
+        """``stage``: the answer model's name as the model can see it (None: no schema reached it)."""
 
 
 @dataclass(frozen=True)
@@ -92,24 +103,32 @@ class Recorded:
 
     @property
     def schema(self) -> str | None:
-        """The name of the ``response_format`` schema asked for (which stage is asking), if any."""
-        try:
-            return self.body["response_format"]["json_schema"]["name"]
-        except (KeyError, TypeError):
-            return None
+        """The name of the answer model asked for (which stage is asking), in whatever form, if any."""
+        return schema_name(self.body)
+
+    @property
+    def form(self) -> str:
+        """The structured-output form it was asked in (``emulations.form_of``)."""
+        return form_of(self.body)
 
 
 class FakeLLMServer:
     """The server; use as a context manager (``__enter__`` starts it, ``__exit__`` stops it)."""
 
-    def __init__(self, *replies: Reply, default: Reply | None = None, model: Model | None = None) -> None:
+    def __init__(
+        self, *replies: Reply, default: Reply | None = None, model: Model | None = None, emulate: str | None = None
+    ) -> None:
         self.default = default or Reply()
         self.model = model
         """Answers what the queue does not script (instead of ``default``)."""
+        self.emulation: Emulation | None = EMULATIONS[emulate] if emulate else None
         self.requests: list[Recorded] = []
         self.max_in_flight = 0
+        self.cut_off = 0
+        """Streams cut short because another was being answered (a serial server's behaviour)."""
         self._queue: deque[Reply] = deque(replies)
         self._in_flight = 0
+        self._decoding = 0
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
@@ -162,7 +181,26 @@ class FakeLLMServer:
             if self._queue:
                 return self._queue.popleft()
         # Outside the lock: a simulated model composes its answer, and requests run in parallel.
-        return self.model.reply(request.body) if self.model is not None else self.default
+        if self.model is None:
+            return self.default
+        return self.model.reply(request.body, schema_name(request.body, self.emulation))
+
+    def refusal(self, body: Any) -> tuple[int, str] | None:
+        """The error an emulated server answers this request with instead (a refused form)."""
+        return self.emulation.refuses.get(form_of(body)) if self.emulation else None
+
+    def start_decoding(self) -> bool:
+        """Claim the (emulated, serial) decoder; False: it is busy, and this stream is cut off."""
+        with self._lock:
+            if self.emulation and self.emulation.serial and self._decoding:
+                self.cut_off += 1
+                return False
+            self._decoding += 1
+            return True
+
+    def stop_decoding(self) -> None:
+        with self._lock:
+            self._decoding -= 1
 
     def _end(self) -> None:
         with self._lock:
@@ -189,7 +227,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/v1/models":
-            self._send_json(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+            entry = {"id": "test-model", "object": "model"}
+            if (emulation := self.server.fake.emulation) is not None:
+                entry["owned_by"] = emulation.owned_by
+            self._send_json(200, {"object": "list", "data": [entry]})
         else:
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -208,6 +249,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            elif (refused := fake.refusal(body)) is not None:
+                status, message = refused
+                doc = {"detail": message} if fake.emulation.detail_errors else {"error": {"message": message, "type": "invalid_request_error"}}
+                self._send_json(status, doc)
             elif reply.status >= 400:
                 error = {"message": reply.error, "type": "scripted", "code": reply.status}
                 self._send_json(reply.status, {"error": error}, reply.headers)
@@ -236,14 +281,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         model = body.get("model", "test-model")
+        if not fake.start_decoding():  # a serial server cuts a waiting stream: a role chunk, then [DONE]
+            self._event(_chunk(model, {"role": "assistant"}, None))
+            self._event("[DONE]")
+            self._done()
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        try:
+            self._stream_tokens(fake, reply, body, model)
+        finally:
+            fake.stop_decoding()
+
+    def _stream_tokens(self, fake: FakeLLMServer, reply: Reply, body: dict[str, Any], model: str) -> None:
         t0 = time.monotonic() + reply.first_token_s
         if reply.ping_s:
             while (ping := time.monotonic() + reply.ping_s) < t0:
                 if fake.pause_until(ping):
                     return
                 self._write_chunk(b":\n\n")
+        tokens, finish = _limited(reply.tokens(), max_tokens(body))
         stall_end = 0.0
-        for i, token in enumerate(reply.tokens()):
+        for i, token in enumerate(tokens):
             if reply.drop_after is not None and i == reply.drop_after:
                 self._drop()
                 return
@@ -255,34 +313,62 @@ class _Handler(BaseHTTPRequestHandler):
             if fake.pause_until(due):
                 return
             delta = {"role": "assistant", "content": token} if i == 0 else {"content": token}
-            self._event(_chunk(model, delta, None))
+            if self._event(_chunk(model, delta, None), reply.trickle_s):
+                return
+        if reply.pad_bytes:
+            filler = json.dumps(_chunk(model, {"content": "x" * 65536}, None))
+            for _ in range(reply.pad_bytes // 65536):
+                self._write_chunk(f"data: {filler}\n\n".encode())
         self._done()
         if reply.finish:
-            self._event(_chunk(model, {}, "stop"))
+            self._event(_chunk(model, {}, finish))
             self._event("[DONE]")
         self.wfile.write(b"0\r\n\r\n")
 
     def _complete(self, fake: FakeLLMServer, reply: Reply, body: Any) -> None:
-        pace = len(reply.tokens()) / reply.tokens_per_s if reply.tokens_per_s else 0.0
+        tokens, finish = _limited(reply.tokens(), max_tokens(body))
+        pace = len(tokens) / reply.tokens_per_s if reply.tokens_per_s else 0.0
         if fake.pause(reply.first_token_s + pace):
             return
         model = body.get("model", "test-model") if isinstance(body, dict) else "test-model"
-        message = {"role": "assistant", "content": reply.text}
-        self._send_json(
-            200,
-            {
-                "id": "chatcmpl-fake",
-                "object": "chat.completion",
-                "created": 0,
-                "model": model,
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            },
-            reply.headers,
-        )
+        message = {"role": "assistant", "content": "".join(tokens) + "x" * reply.pad_bytes}
+        doc = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        }
+        if reply.trickle_s is None:
+            self._send_json(200, doc, reply.headers)
+            return
+        data = json.dumps(doc).encode()
+        self._done()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self._trickle(data, reply.trickle_s, chunked=False)
 
-    def _event(self, payload: Any) -> None:
+    def _event(self, payload: Any, trickle_s: float | None = None) -> bool:
+        """Send one event (byte by byte with ``trickle_s``); True if the server is closing."""
         text = payload if isinstance(payload, str) else json.dumps(payload)
-        self._write_chunk(f"data: {text}\n\n".encode())
+        data = f"data: {text}\n\n".encode()
+        if trickle_s is None:
+            self._write_chunk(data)
+            return False
+        return self._trickle(data, trickle_s, chunked=True)
+
+    def _trickle(self, data: bytes, every_s: float, *, chunked: bool) -> bool:
+        for i in range(len(data)):
+            if self.server.fake.pause(every_s):
+                return True
+            if chunked:
+                self._write_chunk(data[i : i + 1])
+            else:
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+        return False
 
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
@@ -306,6 +392,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+def _limited(tokens: list[str], limit: int | None) -> tuple[list[str], str]:
+    """The tokens a server sends under ``max_tokens``, and the finish reason it gives."""
+    if limit is not None and len(tokens) > limit:
+        return tokens[:limit], "length"
+    return tokens, "stop"
 
 
 def _chunk(model: str, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:

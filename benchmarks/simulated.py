@@ -105,7 +105,8 @@ def arrangement_answer(a: Arrangement, chords: int) -> str:
     ]})
 
 
-def clip_answer(clip: Clip, bar_ticks: int) -> str:
+def clip_answer(clip: Clip, bar_ticks: int, only: tuple[int, int] | None = None) -> str:
+    """The clip as a ``ClipAnswer``; ``only``: just its bars first..last (1-based), as asked."""
     bars: list[dict[str, Any]] = [{"bar": b + 1, "notes": []} for b in range(clip.bars)]
     for n in clip.notes:
         bar, rest = divmod(n.tick, bar_ticks)
@@ -114,7 +115,15 @@ def clip_answer(clip: Clip, bar_ticks: int) -> str:
         if tick:
             note["tick"] = tick
         bars[bar]["notes"].append(note)
+    if only is not None:
+        bars = bars[only[0] - 1 : only[1]]
     return _dump({"bars": bars})
+
+
+def _asked_bars(lines: dict[str, str]) -> tuple[int, int] | None:
+    """The bars a clip request asks for when it asks for part of the clip ("Write: bars 5 to 8 of ...")."""
+    m = re.match(r"bars (\d+) to (\d+) of", lines.get("Write", ""))
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def clip_midi(clip: Clip, channel: int) -> bytes:
@@ -181,7 +190,7 @@ def answer(stage: str, body: dict[str, Any]) -> str:
         clip = next(c for c in track.clips if c.section == index)
         if stage == "HexClipAnswer":
             return _dump({"midi": clip_midi(clip, track.channel).hex()})
-        return clip_answer(clip, PPQ * 4 * a.meter.numerator // a.meter.denominator)
+        return clip_answer(clip, PPQ * 4 * a.meter.numerator // a.meter.denominator, _asked_bars(lines))
     if stage == "PresetAnswer":
         return preset_answer(intent, tracks)
     if stage == "EffectAnswer":
@@ -204,10 +213,11 @@ class SimulatedModel:
     shape: Shape | None = None
     """Fault injection: turn the valid reply for a stage into another (see ``Shape``)."""
 
-    def reply(self, body: Any) -> Reply:
-        stage = body["response_format"]["json_schema"]["name"] if isinstance(body, dict) and body.get("response_format") else ""
+    def reply(self, body: Any, stage: str | None = None) -> Reply:
+        """The valid answer for the stage the request names (``stage``: as the server let the model
+        see it); "ok" when no schema reached the model (a server that dropped it)."""
         text = answer(stage, body) if stage else "ok"
         valid = Reply(text=text, first_token_s=self.first_token_s, tokens_per_s=self.tokens_per_s,
                       chars_per_token=self.chars_per_token)
-        return self.shape(stage, valid, body) if self.shape is not None else valid
+        return self.shape(stage or "", valid, body) if self.shape is not None else valid
 

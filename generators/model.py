@@ -22,7 +22,7 @@ GroupRole = Literal["rhythm", "harmony", "melody"]
 Confidence = Literal["explicit", "inferred"]
 Arc = Literal["building", "steady", "declining", "wave", "custom"]
 Transition = Literal["cut", "fade", "build", "breakdown", "drop", "filter_sweep"]
-Source = Literal["draft", "algorithmic", "llm", "cache", "fallback"]
+Source = Literal["draft", "algorithmic", "llm", "cache", "fallback", "budget"]
 Output = Literal["progression", "midi", "presets", "effects", "arrangement", "playback"]
 OUTPUTS: tuple[Output, ...] = ("progression", "midi", "presets", "effects", "arrangement", "playback")
 NoteName = Literal[
@@ -485,8 +485,15 @@ class FileEntry(Model):
 class StageRecord(Model):
     stage: str
     duration_ms: float
+    """Time the stage worked (for a model's stage: at the server, not waiting for a free slot)."""
     source: Source = "algorithmic"
+    """budget: the model's time budget ran out, so the algorithmic stage did the work."""
     attempts: Annotated[int, Field(ge=1)] = 1
+    queued_ms: Annotated[float, Field(ge=0)] = 0.0
+    """Time its requests waited for a free slot behind other requests (apart from ``duration_ms``)."""
+    detail: str | None = None
+    """What the progress line says about the sources, when one word would not be true
+    ("16 of 24 clips from the model")."""
 
 
 class SessionManifest(Model):

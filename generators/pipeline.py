@@ -252,7 +252,8 @@ Backend = Mapping[str, Callable[[Draft], Awaitable[Draft]]]
 once, handles its own fallback (``algorithmic``), and returns the draft with its ``StageRecord``(s)
 appended; a stage it does not name runs algorithmically."""
 
-_SOURCE_NOTE = {"llm": " [model]", "cache": " [model, cached]", "fallback": " [algorithmic fallback]"}
+_SOURCE_NOTE = {"llm": " [model]", "cache": " [model, cached]", "fallback": " [algorithmic fallback]",
+                "budget": " [algorithmic: time budget spent]"}
 
 
 async def algorithmic(name: str, draft: Draft, attempts: int = 3) -> Draft:
@@ -288,7 +289,7 @@ async def compose_async(
         if checkpoint is not None:
             checkpoint(draft)
         record = draft.stages[-1]
-        message = stage.summary(draft) + _SOURCE_NOTE.get(record.source, "")
+        message = stage.summary(draft) + (f" [{record.detail}]" if record.detail else _SOURCE_NOTE.get(record.source, ""))
         on_progress(Progress(index, stage.name, "done", message, record.duration_ms, record.attempts))
     return draft
 

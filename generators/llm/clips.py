@@ -11,6 +11,12 @@ same repair:
   that moment snapped to the nearest one that is;
 - velocities clamped, missing lengths (missing note-offs) given the part's default, overlaps on one
   pitch removed (``grid.clean``).
+
+A repaired clip then has to pass the musical floor (``floor_problem``, config/llm.toml): notes at
+all, and notes per bar within a range of the algorithmic clip's for the same part and section, so
+an empty or near-empty answer never replaces a draft that plays. ``clip_tokens`` sizes a request's
+``max_tokens`` from the same algorithmic clip, and ``renumbered`` places the bars of an answer for
+part of a clip (after an answer was cut at its limit, the rest is asked for a few bars at a time).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from backbeat.generators.model import Clip, Note, Part, Source
 from backbeat.generators.tables import tables
 from backbeat.generators.theory import Scale, pitch_class
 
+from .config import llm_tables
 from .errors import RepairError
 from .schemas import BarAnswer
 
@@ -182,3 +189,56 @@ def repaired(
     if raw and not notes:
         raise RepairError(f"none of the {len(raw)} {part} notes could be placed in the clip")
     return clip(grid, notes, source, version)
+
+
+def renumbered(bars: Iterable[BarAnswer], first: int, last: int) -> list[BarAnswer]:
+    """The bars of an answer for bars ``first``..``last`` of a clip (1-based), numbered within the
+    whole clip and kept in that range: a model asked for bars 5-8 may count them 5-8, 1-4 or 0-3."""
+    bars = list(bars)
+    if not bars:
+        return []
+    lowest = min(b.bar for b in bars)
+    shift = first - lowest if lowest < first else 0
+    moved = [b.model_copy(update={"bar": b.bar + shift}) for b in bars]
+    return [b for b in moved if first <= b.bar <= last]
+
+
+def notes_in(clip_: Clip, first: int, last: int, bar_ticks: int) -> int:
+    """Notes of ``clip_`` that start in its bars ``first``..``last`` (1-based)."""
+    lo, hi = (first - 1) * bar_ticks, last * bar_ticks
+    return sum(lo <= n.tick < hi for n in clip_.notes)
+
+
+def clip_tokens(draft: Clip, first: int, last: int, bar_ticks: int, *, hex_mode: bool = False) -> int:
+    """``max_tokens`` for an answer of bars ``first``..``last``, sized from the algorithmic clip."""
+    t = llm_tables().tokens.clip
+    bars = last - first + 1
+    expected = max(notes_in(draft, first, last, bar_ticks) * t.headroom, t.min_notes_per_bar * bars)
+    tokens = t.base + t.per_bar * bars + t.per_note * expected
+    return min(t.max, round(tokens * (t.hex_factor if hex_mode else 1.0)))
+
+
+def bars_per_request(draft: Clip, bar_ticks: int) -> int:
+    """The most bars one request may ask for while its answer fits the token ceiling."""
+    bars = draft.bars
+    while bars > 1 and clip_tokens(draft, 1, bars, bar_ticks) >= llm_tables().tokens.clip.max:
+        bars = (bars + 1) // 2
+    return bars
+
+
+def floor_problem(part: Part, model: Clip, draft: Clip) -> str | None:
+    """Why ``model`` may not replace ``draft`` (the algorithmic clip of the same part and section),
+    in a producer's words; None when it passes the musical floor."""
+    if not model.notes:
+        return "no notes"
+    floor = llm_tables().floor
+    per_bar = len(model.notes) / model.bars
+    if not draft.notes:
+        ceiling = floor.max_notes_per_bar[part]
+        return None if per_bar <= ceiling else f"{per_bar:.1f} notes a bar (at most {ceiling} where the draft rests)"
+    expected = len(draft.notes) / draft.bars
+    if per_bar < expected * floor.min_ratio:
+        return f"{per_bar:.1f} notes a bar against the draft's {expected:.1f}"
+    if per_bar > expected * floor.max_ratio:
+        return f"{per_bar:.1f} notes a bar against the draft's {expected:.1f}"
+    return None

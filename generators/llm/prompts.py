@@ -144,7 +144,18 @@ def _changes(grid: SectionGrid) -> str:
     return "; ".join(parts)
 
 
-def part_prompt(plan: context.Plan, part: Part, grid: SectionGrid, fmt: str) -> str:
+def _write(grid: SectionGrid, fmt: str, bars: tuple[int, int] | None) -> str:
+    total = grid.section.bars
+    if fmt != "json":
+        return f"a MIDI file {total} bars long"
+    first, last = bars or (1, total)
+    if (first, last) == (1, total):
+        return f"bars 1 to {total}, every bar listed even when silent"
+    return f"bars {first} to {last} of the section's {total} (number them {first} to {last}), every bar listed even when silent"
+
+
+def part_prompt(plan: context.Plan, part: Part, grid: SectionGrid, fmt: str, bars: tuple[int, int] | None = None) -> str:
+    """The prompt for ``part``'s clip in ``grid``'s section, or for its bars ``bars`` (1-based, inclusive)."""
     intent = plan.intent
     spec = tables().parts.parts[part]
     scale = scale_of(intent.key.root, intent.key.mode)
@@ -162,8 +173,7 @@ def part_prompt(plan: context.Plan, part: Part, grid: SectionGrid, fmt: str) -> 
         chord_changes=_changes(grid),
         pitch_range=f"{low}-{high} ({note_name(low)}-{note_name(high)})" if part != "drums" else "",
         drum_lanes=f"General MIDI on channel 10: {lanes}" if part == "drums" else "",
-        write=(f"bars 1 to {grid.section.bars}, every bar listed even when silent" if fmt == "json"
-               else f"a MIDI file {grid.section.bars} bars long"),
+        write=_write(grid, fmt, bars),
     )
 
 

@@ -1,15 +1,20 @@
 """The language-model backend of the pipeline's stages: intent, harmony, arrangement, parts, presets
 and effects, each asking the model for its answer model (``schemas``) with a prompt rendered from the
 song's context (``prompts``), turning the answer into backbeat's values (``repair``, ``clips``), and
-falling back to the algorithmic stage when the model fails, stalls or answers nonsense.
+falling back to the algorithmic stage when the model fails, stalls, answers nonsense or the run's
+time budget is spent.
 
 ``LLMStages(...).backend()`` is a ``pipeline.Backend``; ``backend_for`` opens one from the settings
 (or gives None: offline, or no model configured). Every stage records where its result came from
-(``StageRecord.source``: llm, cache or fallback) and how many HTTP requests it took. Parts are one
-request per (part, section) clip, all started at once: the client's limits decide how many run.
-Each JSON clip streams; ``on_bars`` sees its finished bars while the answer is still arriving and
-``on_clip`` each finished clip (the daemon lands those on the timeline). Presets and effects depend
-only on the plan, so they are asked for alongside the clips and adopted by their stages.
+(``StageRecord.source``: llm, cache, fallback or budget), how many HTTP requests it took, how long
+it worked and waited for a free slot, and in ``detail`` why it fell back. The parts (``parts``) are
+one request per (part, section) clip; ``on_bars`` sees a JSON clip's finished bars while its answer
+is still arriving and ``on_clip`` each finished clip that passed the musical floor (the daemon lands
+those on the timeline). Presets and effects depend only on the plan, so they are asked for alongside
+the clips and adopted by their stages.
+
+Every line the run says (a fallback, the budget, an unreachable server, a refused form) goes to
+``warn`` once per cause.
 """
 
 from __future__ import annotations
@@ -22,36 +27,29 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import trio
-from pydantic import BaseModel, ValidationError
-
-from backbeat.engine.time import PPQ
+from pydantic import BaseModel
 
 from backbeat.generators import grid, pipeline
-from backbeat.generators.errors import BadRequestError, GeneratorError, first_error
+from backbeat.generators.errors import BadRequestError
 from backbeat.generators.intent import decompose
-from backbeat.generators.model import PARTS, Clip, Part, PartParams, StageRecord, Track
+from backbeat.generators.model import PARTS, Clip, Part, PartParams, StageRecord
 from backbeat.generators.pipeline import Draft
 from backbeat.generators.settings import Settings
-from backbeat.generators.theory import scale_of
 
-from . import clips, prompts, repair
+from . import prompts, repair
+from .asking import Asked, ask
+from .budget import RunBudget
 from .client import LLMClient
-from .errors import LLMError
-from .schemas import (
-    ArrangementAnswer,
-    ClipAnswer,
-    HarmonyAnswer,
-    HexClipAnswer,
-    IntentAnswer,
-    effect_answer,
-    preset_answer,
-)
+from .parts import combined, write_parts
+from .schemas import ArrangementAnswer, HarmonyAnswer, IntentAnswer, effect_answer, preset_answer
+
+__all__ = ["LLMStages", "OnBars", "OnClip", "backend_for", "combined"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 OnClip = Callable[[Part, Clip], None]
-"""Called with each clip the model wrote (repaired, source llm or cache) as soon as it is whole."""
+"""Called with each clip the model wrote (repaired, passed the floor, source llm or cache) as soon as it is whole."""
 OnBars = Callable[[Part, int, int, Clip], None]
 """Called with (part, section index, bars finished, the clip so far) while a JSON clip streams.
 Provisional: a retry starts the clip again, and the final clip may differ after repair."""
@@ -61,25 +59,23 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-def _line(error: BaseException, limit: int = 200) -> str:
-    """An error as one short line for the log (validation errors list their paths on more lines)."""
-    text = " ".join(str(error).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _recorded(draft: Draft, *records: StageRecord) -> Draft:
     return draft.model_copy(update={"stages": [*draft.stages, *records]})
 
 
-def combined(sources: list[str]) -> str:
-    """One source for many answers: fallback if any fell back, cache if all were cached, else llm."""
-    if not sources or "fallback" in sources:
-        return "fallback"
-    return "cache" if all(s == "cache" for s in sources) else "llm"
+def _detail(asked: Asked) -> str | None:
+    """What the progress line adds: why a stage fell back, or how long it waited for a slot."""
+    if asked.source == "budget":
+        return "algorithmic: the model's time budget was spent"
+    if asked.value is None:
+        return f"algorithmic fallback: {asked.reason}"
+    if asked.queued_ms >= 1000:
+        return f"{'model, cached' if asked.source == 'cache' else 'model'}; waited {asked.queued_ms / 1000:.1f} s for a free slot"
+    return None
 
 
 class LLMStages:
-    """The stages, sharing one client (its limits and cache) and the run's options."""
+    """The stages of one run, sharing one client (its limits and cache) and one time budget."""
 
     def __init__(
         self,
@@ -90,6 +86,7 @@ class LLMStages:
         on_clip: OnClip | None = None,
         on_bars: OnBars | None = None,
         warn: Callable[[str], None] | None = None,
+        budget_s: float | None = None,
     ) -> None:
         self.llm = llm
         self.settings = settings
@@ -97,8 +94,14 @@ class LLMStages:
         self.part_format = settings.llm_part_format
         self.on_clip = on_clip
         self.on_bars = on_bars
-        self.warn = warn or log.warning
+        if warn is not None:
+            llm.notify = warn  # the client's notices are the run's lines too, and share its once-per-cause
+        self.budget = RunBudget(budget_s if budget_s is not None else settings.llm_budget_s, self.say)
         self._ahead: _Ahead | None = None
+
+    def say(self, cause: str, message: str) -> None:
+        """``message`` once per ``cause`` for the run."""
+        self.llm.say(cause, message)
 
     def backend(self) -> pipeline.Backend:
         return {
@@ -112,164 +115,93 @@ class LLMStages:
 
     # --- one request ---------------------------------------------------------------------------------
 
-    async def _ask(
+    async def ask(
         self,
-        what: str,
         schema: type[BaseModel],
         system: str,
         user: str,
         seed: int,
         fix: Callable[[Any], T],
+        *,
         on_partial: Callable[[Any], None] | None = None,
-    ) -> tuple[T | None, str, int]:
-        """(the repaired value, or None to fall back; its source; HTTP requests it took, at least 1)."""
-        try:
-            result = await self.llm.structured_result(
-                schema, system, user, seed=seed, no_cache=self.no_cache, on_partial=on_partial
-            )
-        except LLMError as e:
-            self.warn(f"{what}: the model gave no usable answer ({_line(e)}); using the algorithmic {what}")
-            return None, "fallback", max(1, e.attempts)
-        try:
-            return fix(result.value), result.source, max(1, result.attempts)
-        except (GeneratorError, ValidationError, ValueError, KeyError, IndexError) as e:
-            self.warn(f"{what}: the model's answer could not be repaired ({_line(e)}); using the algorithmic {what}")
-            return None, "fallback", max(1, result.attempts)
+        max_tokens: int | None = None,
+    ) -> Asked[T]:
+        """One question within the run's budget (``asking.ask``)."""
+        return await ask(self.llm, self.budget, schema, system, user, fix, seed=seed, no_cache=self.no_cache,
+                         on_partial=on_partial, max_tokens=max_tokens)
 
-    async def _fallback(self, name: str, draft: Draft, started: float, attempts: int) -> Draft:
-        """The algorithmic stage, recorded as the fallback it is."""
+    def _fell_back(self, what: str, asked: Asked) -> None:
+        if asked.value is None and asked.source == "fallback" and self.budget.ended is None:
+            self.say(f"stage:{what}", f"{what}: the model gave no usable answer ({asked.reason}); using the algorithmic {what}")
+
+    async def _fallback(self, name: str, draft: Draft, asked: Asked) -> Draft:
+        """The algorithmic stage, recorded as the fallback (or budget) it is, with its reason."""
+        started = time.perf_counter()
         done = await pipeline.algorithmic(name, draft, self.settings.stage_attempts)
-        record = done.stages[-1].model_copy(update={"source": "fallback", "attempts": attempts, "duration_ms": _ms(started)})
+        record = done.stages[-1].model_copy(update={
+            "source": asked.source, "attempts": asked.attempts, "duration_ms": round(asked.work_ms + _ms(started), 3),
+            "queued_ms": asked.queued_ms, "detail": _detail(asked),
+        })
         return done.model_copy(update={"stages": [*done.stages[:-1], record]})
 
-    def _finish(self, name: str, draft: Draft, started: float, source: str, attempts: int, **update: Any) -> Draft:
-        record = StageRecord(stage=name, duration_ms=_ms(started), source=source, attempts=attempts)
+    def _finish(self, name: str, draft: Draft, asked: Asked, **update: Any) -> Draft:
+        record = StageRecord(stage=name, duration_ms=asked.work_ms, source=asked.source, attempts=asked.attempts,
+                             queued_ms=asked.queued_ms, detail=_detail(asked))
         return _recorded(draft.model_copy(update=update), record)
 
     # --- stages 1-3: the plan ---------------------------------------------------------------------------
 
     async def intent(self, d: Draft) -> Draft:
         """The model extracts the prompt's entities; the rule-based decomposer validates and enriches them."""
-        started = time.perf_counter()
-        hints, source, attempts = await self._ask(
-            "intent", IntentAnswer, prompts.SYSTEM["intent"], prompts.intent_prompt(d.prompt), d.seed,
+        asked = await self.ask(
+            IntentAnswer, prompts.SYSTEM["intent"], prompts.intent_prompt(d.prompt), d.seed,
             lambda a: repair.intent_hints(a, d.prompt),
         )
-        if hints is not None:
+        if asked.value is not None:
             try:
-                value = await trio.to_thread.run_sync(lambda: decompose(d.prompt, seed=d.seed, bars=d.bars, hints=hints))
+                value = await trio.to_thread.run_sync(lambda: decompose(d.prompt, seed=d.seed, bars=d.bars, hints=asked.value))
             except BadRequestError as e:  # the prompt itself may be fine: let the rules alone decide
-                self.warn(f"intent: the model's reading was refused ({e}); using the algorithmic intent")
+                asked = Asked(None, "fallback", asked.attempts, f"the model's reading was refused ({e})", asked.work_ms)
             else:
-                return self._finish("intent", d, started, source, attempts, intent=value)
-        return await self._fallback("intent", d, started, attempts)
+                return self._finish("intent", d, asked, intent=value)
+        self._fell_back("intent", asked)
+        return await self._fallback("intent", d, asked)
 
     async def harmony(self, d: Draft) -> Draft:
-        started = time.perf_counter()
-        value, source, attempts = await self._ask(
-            "harmony", HarmonyAnswer, prompts.SYSTEM["harmony"], prompts.harmony_prompt(d), d.seed,
+        asked = await self.ask(
+            HarmonyAnswer, prompts.SYSTEM["harmony"], prompts.harmony_prompt(d), d.seed,
             lambda a: repair.progression(a, d.intent),
         )
-        if value is None:
-            return await self._fallback("harmony", d, started, attempts)
-        return self._finish("harmony", d, started, source, attempts, progression=value)
+        if asked.value is None:
+            self._fell_back("harmony", asked)
+            return await self._fallback("harmony", d, asked)
+        return self._finish("harmony", d, asked, progression=asked.value)
 
     async def arrangement(self, d: Draft) -> Draft:
-        started = time.perf_counter()
-        value, source, attempts = await self._ask(
-            "arrangement", ArrangementAnswer, prompts.SYSTEM["arrangement"], prompts.arrangement_prompt(d), d.seed,
+        asked = await self.ask(
+            ArrangementAnswer, prompts.SYSTEM["arrangement"], prompts.arrangement_prompt(d), d.seed,
             lambda a: repair.arrangement(a, d.intent, d.progression),
         )
-        if value is None:
-            return await self._fallback("arrangement", d, started, attempts)
-        return self._finish("arrangement", d, started, source, attempts, arrangement=value)
+        if asked.value is None:
+            self._fell_back("arrangement", asked)
+            return await self._fallback("arrangement", d, asked)
+        return self._finish("arrangement", d, asked, arrangement=asked.value)
 
     # --- stage 4: parts ---------------------------------------------------------------------------------
 
     async def parts(self, d: Draft) -> Draft:
-        """Every (part, section) clip from the model at once, within the client's limits; a clip the
-        model could not give is the algorithmic part's clip for that section."""
-        started = time.perf_counter()
-        answers: dict[tuple[Part, int], tuple[Clip | None, str, int, float]] = {}
-        grids = {part: list(grid.sections(d.arrangement, d.progression, part)) for part in PARTS}
-        self._ahead = ahead = _Ahead((d.intent, d.progression, d.arrangement))
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._sound_ahead, d, ahead)
-                for part in PARTS:
-                    for g in grids[part]:
-                        nursery.start_soon(self._clip, d, part, g, answers, started)
-        except ExceptionGroup as group:
-            # Model failures never get here (they fall back); what does fails the stage with its
-            # own error, so the user reads one line, not "Exceptions from Trio nursery".
-            raise first_error(group) from group
-        tracks, records = [], []
-        for part in PARTS:
-            got = {g.index: answers[(part, g.index)] for g in grids[part]}
-            tracks.append(await self._part_track(d, part, {i: c for i, (c, *_) in got.items()}))
-            source = combined([s for _, s, _, _ in got.values()]) if got else "algorithmic"
-            records.append(StageRecord(
-                stage=f"parts.{part}", source=source, attempts=max(1, sum(a for _, _, a, _ in got.values())),
-                duration_ms=max((ms for *_, ms in got.values()), default=0.0),
-            ))
-        everything = [source for _, source, _, _ in answers.values()]
-        total = StageRecord(stage="parts", duration_ms=_ms(started), source=combined(everything) if everything else "algorithmic",
-                            attempts=max(1, sum(a for _, _, a, _ in answers.values())))
-        return _recorded(d.model_copy(update={"tracks": tracks}), *records, total)
-
-    async def _part_track(self, d: Draft, part: Part, got: dict[int, Clip | None]) -> Track:
-        """The part's track: the model's clips, the algorithmic part's where the model gave none."""
-        if all(c is not None for c in got.values()):
-            return grid.track(part, list(got.values()), PartParams())
-        drafted = await trio.to_thread.run_sync(pipeline.make_part, d, part)
-        fallback = {c.section: c.model_copy(update={"source": "fallback"}) for c in drafted.clips}
-        if not any(c is not None for c in got.values()):
-            return drafted.model_copy(update={"clips": list(fallback.values())})
-        return grid.track(part, [c if c is not None else fallback[i] for i, c in got.items()], PartParams())
-
-    async def _clip(
-        self, d: Draft, part: Part, g: grid.SectionGrid, answers: dict, started: float
-    ) -> None:
-        scale = scale_of(d.intent.key.root, d.intent.key.mode)
-        hex_mode = self.part_format == "hex"
-        schema = HexClipAnswer if hex_mode else ClipAnswer
-        where = f"{part} in {g.section.name}"
-
-        def fix(answer: Any) -> Clip:
-            raw = clips.from_hex(answer.midi) if hex_mode else clips.from_bars(answer.bars, g.ticks_per_bar, PPQ)
-            return clips.repaired(part, raw, g, scale, source="llm")
-
-        seen = 0
-
-        def on_partial(value: Any) -> None:
-            nonlocal seen
-            done = clips.complete_bars(value)
-            if len(done) < seen:
-                seen = 0  # a retry or the repair round began a new answer
-            if len(done) > seen and self.on_bars is not None:
-                seen = len(done)
-                try:
-                    partial = clips.repaired(part, clips.from_bars(done, g.ticks_per_bar, PPQ), g, scale, source="llm")
-                except GeneratorError:
-                    return
-                self.on_bars(part, g.index, seen, partial)
-
-        clip, source, attempts = await self._ask(
-            where, schema, prompts.SYSTEM["part_hex" if hex_mode else "part"],
-            prompts.part_prompt(d, part, g, self.part_format), d.seed, fix,
-            None if hex_mode or self.on_bars is None else on_partial,
-        )
-        if clip is not None:
-            clip = clip.model_copy(update={"source": source})
-            if self.on_clip is not None:
-                self.on_clip(part, clip)
-        answers[(part, g.index)] = (clip, source, attempts, _ms(started))
+        """Every (part, section) clip from the model at once (``parts``), presets and effects alongside."""
+        self._ahead = _Ahead((d.intent, d.progression, d.arrangement))
+        return await write_parts(self, d)
 
     # --- stages 5 and 6: sound --------------------------------------------------------------------------
     # Only the plan and the list of parts decide them, so ``parts`` asks for them ahead (``_Ahead``)
     # while the clips are written; the stages then adopt what came back (or ask now, without it).
 
-    async def _sound_ahead(self, d: Draft, ahead: _Ahead) -> None:
+    async def sound_ahead(self, d: Draft) -> None:
+        ahead = self._ahead
+        if ahead is None:
+            return
         try:
             skeleton = d.model_copy(update={"tracks": [grid.track(p, [], PartParams()) for p in PARTS], "stages": []})
             ahead.sound = await self._effects(await self._presets(skeleton))
@@ -302,16 +234,15 @@ class LLMStages:
     async def _sound(self, stage: str, d: Draft) -> Draft:
         """Stage 5 or 6 by the model: instruments or effect chains picked from the catalog."""
         schema, prompt, fix, what = _SOUND[stage]
-        started = time.perf_counter()
-        picked, source, attempts = await self._ask(
-            stage, schema(), prompts.SYSTEM[stage], prompt(d), d.seed, lambda a: fix(a, d.intent, d.tracks),
-        )
-        if picked is None:
-            return await self._fallback(stage, d, started, attempts)
-        tracks, kept = picked
+        asked = await self.ask(schema(), prompts.SYSTEM[stage], prompt(d), d.seed, lambda a: fix(a, d.intent, d.tracks))
+        if asked.value is None:
+            self._fell_back(stage, asked)
+            return await self._fallback(stage, d, asked)
+        tracks, kept = asked.value
         if kept:
-            self.warn(f"{stage}: kept the algorithmic {what} for {', '.join(kept)} (the model's answer did not fit)")
-        return self._finish(stage, d, started, "fallback" if len(kept) == len(tracks) else source, attempts, tracks=tracks)
+            self.say(f"kept:{stage}", f"{stage}: kept the algorithmic {what} for {', '.join(kept)} (the model's answer did not fit)")
+        source = "fallback" if len(kept) == len(tracks) else asked.source
+        return self._finish(stage, d, Asked(asked.value, source, asked.attempts, None, asked.work_ms, asked.queued_ms), tracks=tracks)
 
 
 _SOUND = {
@@ -337,7 +268,8 @@ async def backend_for(
     settings: Settings, *, offline: bool = False, no_cache: bool = False, **options: Any
 ) -> AsyncIterator[pipeline.Backend | None]:
     """The LLM backend for one run (None when ``offline`` or no model is configured); the client's
-    connections are closed when the ``async with`` ends. ``options`` go to ``LLMStages``."""
+    connections are closed when the ``async with`` ends. ``options`` go to ``LLMStages``
+    (``budget_s`` defaults to ``llm_budget_s``; the daemon passes ``llm_live_budget_s``)."""
     if offline or not settings.llm_configured:
         yield None
         return
