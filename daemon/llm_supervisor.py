@@ -79,7 +79,8 @@ class Improvement:
         fresh = pipeline.Draft(prompt=self.draft.prompt, seed=self.draft.seed, bars=self.draft.bars, session_id=self.session_id)
         start = self._live()
         self.history = len(start.history) if start is not None else 0
-        async with backend_for(settings, on_clip=self._on_clip, warn=self._warn) as backend, trio.open_nursery() as nursery:
+        async with backend_for(settings, on_clip=self._on_clip, warn=self._warn, budget_s=settings.llm_live_budget_s) as backend, \
+                trio.open_nursery() as nursery:
             self._nursery = nursery
             self.sup.bus.log("info", "the language model is writing its version; the draft plays meanwhile")
             plan = await pipeline.compose_async(fresh, attempts=attempts, on_progress=self.sup._progress, backend=backend, until="arrangement")
@@ -141,7 +142,7 @@ class Improvement:
         self.sup.player.update_song(song)
         self.sup.stages = done.stages
         await self.sup.save()
-        fallbacks = [r.stage for r in done.stages if r.source == "fallback"]
+        fallbacks = [r.stage for r in done.stages if r.source in ("fallback", "budget")]
         note = f"; algorithmic fallback for {', '.join(fallbacks)}" if fallbacks else ""
         self.sup.bus.log("info", f"the model's version is in: {self.from_model} clips from the model{note}")
 

@@ -456,7 +456,7 @@ class LLMClient:
         while True:
             profile = await self.profile(deadline)
             form = profile.form
-            asked = with_schema(messages, model) if schema_in_prompt(form) else messages
+            asked = with_schema(messages, model) if schema_in_prompt(form, known_servers()[profile.server]) else messages
             body = self._body(asked, response_format(form, model), temperature, seed, max_tokens)
             try:
                 text, attempts, queued = await self._request(body, feed, deadline)

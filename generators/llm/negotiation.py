@@ -5,9 +5,9 @@ Servers differ (config/servers.toml): OpenAI, Ollama, vLLM and LM Studio take ``
 ``json_schema``; llama-cpp-python refuses it with a 500 and takes ``json_object`` with a ``schema``;
 some take ``json_object`` alone. The client starts at the form remembered for the base URL and model
 (``cache.ProfileStore``), else at the strongest form the detected server's row lists, and steps down
-``FORMS`` on a refusal that names the request format. Forms without a schema on the wire carry the
-schema in the system prompt instead, so even plain text asks for the right JSON (and the answer is
-validated whatever the server did).
+``FORMS`` on a refusal that names the request format. Forms without a schema on the wire, and forms
+a server is not known to enforce, carry the schema in the system prompt too, so even plain text asks
+for the right JSON (and the answer is validated whatever the server did).
 """
 
 from __future__ import annotations
@@ -67,9 +67,11 @@ def response_format(form: Form, model: type[BaseModel]) -> dict[str, Any] | None
     return None
 
 
-def schema_in_prompt(form: Form) -> bool:
-    """Whether requests in ``form`` carry the schema in the system prompt (none on the wire)."""
-    return form in ("json_object", "text")
+def schema_in_prompt(form: Form, row: ServerRow) -> bool:
+    """Whether requests in ``form`` carry the schema in the system prompt: when the form puts none
+    on the wire, or the server is not known to enforce it there (Ollama, for one, drops the
+    ``schema`` of a ``json_object`` request; a server no row describes may drop anything)."""
+    return form in ("json_object", "text") or form not in row.enforced
 
 
 SCHEMA_NOTE = "The answer's JSON schema"

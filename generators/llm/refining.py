@@ -1,6 +1,7 @@
 """Refinement requests through the model: what the rule-based parser does not recognise ("give the
 hats more bounce") becomes the same ``Change`` values, checked against the song — an answer that
-names a part, section or chord the song does not have is not applied but asked back about.
+names a part, section or chord the song does not have is not applied but asked back about, in a
+question of backbeat's own words (never the model's raw values, never an internal error string).
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from backbeat.generators.settings import Settings
 from backbeat.generators.tables import tables
 
 from .client import LLMClient
-from .errors import LLMError
+from .errors import LLMError, quoted
 from .prompts import SYSTEM, refine_prompt
+from .repair import plain
 from .schemas import ChangeAnswer, RefineAnswer
+
+PARTS_ASKED = "drums, bass, chords or lead"
+EXAMPLE = ' (e.g. "bass simpler", "3rd chord darker")'
 
 log = logging.getLogger(__name__)
 
@@ -37,34 +42,41 @@ def _section(name: str | None, song: SongState) -> int | None:
     for i, s in enumerate(song.arrangement.sections):
         if s.name.lower() == wanted or s.kind == wanted:
             return i
-    raise ValueError(f"the song has no section {name!r}")
+    named = f"no section {quoted(repr(name), 40)}" if plain(name, 40) else "no such section"
+    sections = ", ".join(s.name for s in song.arrangement.sections)
+    raise ValueError(f"this song has {named}: which of {sections}?")
 
 
 def to_change(a: ChangeAnswer, song: SongState) -> Change:
-    """A model's change as backbeat's own, or ValueError naming what the song does not have."""
+    """A model's change as backbeat's own, or ValueError with the question to ask the producer
+    (what the song does not have, or what the change still needs), in backbeat's own words."""
+    chords = len(song.progression.chords)
     if a.part is not None and a.part not in PARTS:
-        raise ValueError(f"there is no part {a.part!r}")
-    if a.chord is not None and a.chord != -1 and not 1 <= a.chord <= len(song.progression.chords):
-        raise ValueError(f"the progression has {len(song.progression.chords)} chords")
+        raise ValueError(f"which part: {PARTS_ASKED}?")
+    if a.chord is not None and a.chord != -1 and not 1 <= a.chord <= chords:
+        raise ValueError(f"which chord? the progression has {chords} chords (1 to {chords})")
     needs = {"density": "part", "mute": "part", "alternative": "part", "length": "section"}.get(a.kind)
     if needs == "part" and a.part is None:
-        raise ValueError(f"a {a.kind} change needs a part")
+        raise ValueError(f"which part should change: {PARTS_ASKED}?")
     if needs == "section" and a.section is None:
-        raise ValueError("a length change needs a section")
+        raise ValueError('which section should be longer or shorter? (e.g. "chorus longer")')
     if a.kind == "tempo":
-        if a.bpm is None:
-            raise ValueError("a tempo change needs a BPM")
+        if a.bpm is None or not 20 <= a.bpm <= 300:
+            raise ValueError('what tempo? (e.g. "tempo 96")')
         return Change("tempo", bpm=a.bpm, phrase="model")
     if a.kind == "key":
-        root, mode = explicit_key(f"in {a.key or ''}")
+        try:
+            root, mode = explicit_key(f"in {a.key or ''}")
+        except ValueError:
+            root = mode = None
         if root is None and mode is None:
-            raise ValueError(f"not a key: {a.key!r}")
+            raise ValueError('which key? (e.g. "key D minor")')
         return Change("key", key=(root, mode), phrase="model")
     if a.kind == "genre":
         genres = tables().intent.genres
         key = next((k for k, g in genres.items() if (a.genre or "").lower() in (k, g.name.lower(), *g.aliases)), None)
         if key is None:
-            raise ValueError(f"backbeat does not know the genre {a.genre!r}")
+            raise ValueError('toward which genre? (e.g. "more like house")')
         return Change("genre", genre=key, phrase="model")
     if a.kind == "mute":
         return Change("mute", 1.0 if a.direction >= 0 else 0.0, part=a.part, phrase="model")
@@ -93,11 +105,13 @@ async def parse_with_model(llm: LLMClient, request: str, song: SongState) -> lis
         log.warning("refine: the model could not read the request (%s)", e)
         return None
     if answer.question and not answer.changes:
-        return Question(answer.question)
+        # The model's own question reaches the producer only if it reads as one.
+        asked = plain(answer.question)
+        return Question(asked) if asked and asked.endswith("?") else None
     try:
         changes = [to_change(a, song) for a in answer.changes]
     except ValueError as e:
-        return Question(f"{e}: what should change? (e.g. \"bass simpler\", \"3rd chord darker\")")
+        return Question(f"{e}{EXAMPLE}" if "e.g." not in str(e) else str(e))
     return changes or None
 
 

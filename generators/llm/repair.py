@@ -8,6 +8,12 @@ fixed: chord symbols and roman numerals are mapped onto theory.toml's qualities,
 chord are dropped, a key-breaking progression is snapped back into the scale (``harmony.OUT_BUDGET``),
 section kinds are mapped onto the arrangement table and fitted to the exact length, catalog names
 are checked, and tempo-synced times are recomputed from the tempo, never taken from the model.
+
+Nothing the model invents survives: artists, genres, a tempo, a key, a length or a form the prompt
+does not name are dropped (``named_in``: the prompt's words, a misspelling the model corrected
+included); effect parameters are kept only where the sound tables know that parameter for that
+kind of effect, with its unit and within its unit's range; and the model's prose (a purpose, a
+reason) is kept only where it reads as words (``plain``), else the catalog's description stands.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+from difflib import SequenceMatcher
+from functools import cache
 
 from backbeat.engine.time import ms_per_note
 
@@ -70,13 +78,38 @@ def part_named(name: str) -> Part | None:
 # --- stage 1: intent ------------------------------------------------------------------------------------
 
 
-def intent_hints(answer: IntentAnswer, prompt: str) -> Hints:
-    """The model's reading of ``prompt`` checked against the tables, ready for ``intent.decompose``.
+_WORD = re.compile(r"[^\w#]+")
+NAMED_RATIO = 0.8
+"""How close (difflib ratio) a stretch of the prompt must be to a name for the prompt to name it."""
 
-    Known artists and genres are looked up (a misspelling the model corrected counts); an artist the
-    table lacks is placed through the genre the model named, if the genre table knows it; numbers out
-    of range and modes theory.toml lacks are dropped. Order follows the prompt where the prompt names
-    a thing, else the model's order after everything the prompt names.
+
+def named_in(prompt: str, name: str) -> bool:
+    """Whether ``prompt`` names ``name``: its words appear, or a stretch of as many words that
+    differs by a misspelling ("Frank Ocaen" names Frank Ocean)."""
+    words, wanted = _WORD.sub(" ", prompt.lower()).split(), _WORD.sub(" ", name.lower()).split()
+    if not wanted:
+        return False
+    n = len(wanted)
+    target = " ".join(wanted)
+    windows = (" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1)))
+    return any(w == target or SequenceMatcher(None, w, target).ratio() >= NAMED_RATIO for w in windows)
+
+
+def _stated(value: float | None, prompt: str) -> bool:
+    """Whether the number ``value`` is written in ``prompt``."""
+    return value is not None and re.search(rf"(?<![\d.]){round(value)}(?![\d])", prompt) is not None
+
+
+def intent_hints(answer: IntentAnswer, prompt: str) -> Hints:
+    """The model's reading of ``prompt`` checked against the prompt and the tables, ready for
+    ``intent.decompose``.
+
+    Artists and genres count only where the prompt names them (``named_in``); known ones are
+    looked up (a misspelling the model corrected counts); an artist the table lacks is placed
+    through the genre the model named, if the genre table knows it; a tempo, length, key, form or
+    half-time feel counts only where the prompt states it; numbers out of range and modes
+    theory.toml lacks are dropped. Order follows the prompt where the prompt names a thing, else the
+    model's order after everything the prompt names.
     """
     lowered = prompt.lower()
     late = iter(range(len(prompt) + 1, len(prompt) + 10_000))
@@ -88,6 +121,9 @@ def intent_hints(answer: IntentAnswer, prompt: str) -> Hints:
     mentions: list[Mention] = []
     guesses: list[Guess] = []
     for artist in answer.artists:
+        if not named_in(prompt, artist.name):
+            log.info("dropped the artist %r: the prompt does not name it", artist.name)
+            continue
         found = [m for m in scan(artist.name) if m.kind in ("artist", "genre")]
         if found:
             mentions.append(Mention(found[0].kind, found[0].key, position(artist.name)))
@@ -96,21 +132,22 @@ def intent_hints(answer: IntentAnswer, prompt: str) -> Hints:
         if genre is not None and artist.name.strip():
             guesses.append(Guess(artist.name.strip(), genre, position(artist.name)))
     for name in answer.genres:
-        if (genre := _genre_key(name)) is not None:
+        if named_in(prompt, name) and (genre := _genre_key(name)) is not None:
             mentions.append(Mention("genre", genre, position(name)))
     moods = tables().intent.moods
     for word in answer.moods:
         key = word.strip().lower()
         found = [m.key for m in scan(word) if m.kind == "mood"] or ([key] if key in moods else [])
         mentions += [Mention("mood", k, position(word)) for k in found[:1]]
-    kinds = [k for s in answer.sections if (k := section_kind(s)) is not None]
+    kinds = [k for s in answer.sections if named_in(prompt, s) and (k := section_kind(s)) is not None]
     if len(kinds) >= 2:
         mentions += [Mention("section", k, next(late)) for k in kinds]
-    mentions += [Mention("word", f"add:{o}", next(late)) for o in answer.outputs if o in OUTPUTS]
-    root, mode = _key(answer.key)
-    bpm = answer.tempo_bpm if answer.tempo_bpm is not None and 20 <= answer.tempo_bpm <= 300 else None
-    bars = answer.bars if answer.bars is not None and 1 <= answer.bars <= 1024 else None
-    return Hints(tuple(mentions), tuple(guesses), bpm, root, mode, bars, answer.half_time)
+    mentions += [Mention("word", f"add:{o}", next(late)) for o in answer.outputs if o in OUTPUTS and named_in(prompt, o)]
+    root, mode = _key(answer.key) if answer.key and all(named_in(prompt, w) for w in answer.key.split()) else (None, None)
+    bpm = answer.tempo_bpm if _stated(answer.tempo_bpm, prompt) and 20 <= answer.tempo_bpm <= 300 else None
+    bars = answer.bars if _stated(answer.bars, prompt) and 1 <= answer.bars <= 1024 else None
+    half = answer.half_time and "half" in lowered
+    return Hints(tuple(mentions), tuple(guesses), bpm, root, mode, bars, half)
 
 
 def _genre_key(name: str) -> str | None:
@@ -344,6 +381,19 @@ def arrangement(answer: ArrangementAnswer, intent: PipelineIntent, progression: 
 # --- stages 5 and 6: sound -----------------------------------------------------------------------------
 
 
+_CAPS = re.compile(r"\b[A-Z]{5,}\b")
+
+
+def plain(text: str, limit: int = 200) -> str | None:
+    """``text`` if it reads as a sentence of words (what a producer may be shown), else None: no
+    code-like tokens (underscores, long runs of capitals), mostly letters, at most ``limit`` long."""
+    text = " ".join(text.split())
+    if not text or len(text) > limit or "_" in text or _CAPS.search(text):
+        return None
+    letters = sum(c.isalpha() or c.isspace() for c in text)
+    return text if letters >= 0.8 * len(text) else None
+
+
 def presets(answer: Answer, intent: PipelineIntent, tracks: list[Track]) -> tuple[list[Track], list[Part]]:
     """Every track with the model's instrument where the catalog has it and it suits the part; the
     parts that kept the algorithmic choice instead (missing, or e.g. a drum kit on the bass)."""
@@ -362,11 +412,52 @@ def presets(answer: Answer, intent: PipelineIntent, tracks: list[Track]) -> tupl
         named = next((p for p in instrument.presets if p.name == getattr(pick, "preset", None)), None)
         choice = PresetChoice(
             instrument=instrument.name, preset=named.name if named else None, category=fitting[0],
-            reason=pick.reason.strip()[:300] or f"{fitting[0]} sound for the {track.part}",
+            reason=plain(pick.reason, 300) or f"{fitting[0]} sound for the {track.part}",
             source=named.source if named else instrument.source,
         )
         result.append(track.model_copy(update={"preset": choice}))
     return result, fallback
+
+
+UNIT_RANGES = {"ms": (0.0, 10_000.0), "s": (0.0, 60.0), "%": (0.0, 100.0), "dB": (-80.0, 24.0),
+               "Hz": (10.0, 22_000.0), "ratio": (1.0, 30.0), "": (0.0, 1.0)}
+"""Values an effect parameter can take, by unit; a model's value outside is clamped to the range."""
+
+
+@cache
+def known_params() -> dict[str, dict[str, tuple[str, str]]]:
+    """Effect category -> parameter name (lower case) -> (its name, its unit), as the sound tables
+    (config/sound.toml chains, config/refine.toml mix nudges) use them."""
+    known: dict[str, dict[str, tuple[str, str]]] = {}
+    for rule in tables().sound.rules:
+        for slot in rule.chain:
+            for p in slot.params:
+                known.setdefault(slot.effect, {})[_param_key(p.name)] = (p.name, "ms" if p.sync else p.unit)
+    for change in tables().refine.mix.values():
+        for nudge in change.nudges:
+            known.setdefault(nudge.category, {}).setdefault(_param_key(nudge.param), (nudge.param, ""))
+    return known
+
+
+def _param_key(name: str, category: str = "") -> str:
+    """A parameter name compared loosely: case, hyphens and the effect's own kind ("Delay Time" of
+    a delay is its Time) do not matter."""
+    words = re.sub(r"[\s_\-]+", " ", name.strip().lower()).split()
+    if len(words) > 1 and words[0] == category:
+        words = words[1:]
+    return " ".join(words)
+
+
+def checked_param(category: str, name: str, value: float, unit: str) -> tuple[str, float, str] | None:
+    """A model's parameter as the tables know it for ``category``: (name, value in range, unit), or
+    None when that kind of effect has no such parameter."""
+    spec = known_params().get(category, {}).get(_param_key(name, category))
+    if spec is None or not math.isfinite(value):
+        return None
+    known_name, known_unit = spec
+    unit = known_unit or unit.strip()
+    low, high = UNIT_RANGES.get(unit, (-1e6, 1e6))
+    return known_name, min(max(value, low), high), unit
 
 
 def synced(bpm: float, name: str, value: float, unit: str, sync: str | None) -> EffectParam:
@@ -398,8 +489,11 @@ def effects(answer: Answer, intent: PipelineIntent, tracks: list[Track]) -> tupl
         slots = []
         for pick in chain.effects:
             effect = catalog[pick.effect]
-            params = [synced(bpm, p.name.strip()[:40], p.value, p.unit, p.synced_to) for p in pick.params if math.isfinite(p.value)]
-            slots.append(EffectSlot(effect=effect.name, purpose=pick.purpose.strip()[:200] or effect.description,
+            params = []
+            for p in pick.params:
+                if (known := checked_param(effect.category, p.name, p.value, p.unit)) is not None:
+                    params.append(synced(bpm, known[0], known[1], known[2], p.synced_to))
+            slots.append(EffectSlot(effect=effect.name, purpose=plain(pick.purpose) or effect.description,
                                     params=params, source=effect.source))
         result.append(track.model_copy(update={"effects": slots}))
     return result, fallback

@@ -53,9 +53,25 @@ async def test_an_answer_about_what_the_song_lacks_becomes_a_question(server: Fa
         answer(changes=[], question="Which part should swing more?"),
     )
     async with client_for(server) as llm:
-        for expected in ("4 chords", "no section 'coda'", "Which part"):
+        for expected in ("4 chords", "no section 'coda': which of", "Which part"):
             result = await parse_with_model(llm, "shake it up somehow", song)
             assert isinstance(result, Question) and expected in result.text
+
+
+@pytest.mark.trio
+async def test_what_the_model_says_never_reaches_the_producer_raw(server: FakeLLMServer, song):
+    server.script(
+        answer(changes=[{"kind": "key", "genre": "trap-edition/narrative,"}]),
+        answer(changes=[{"kind": "genre", "genre": "EB_MUS_ESPNED"}]),
+        answer(changes=[], question="EB_MUS_ESPNED 897 TRUEVALU"),
+    )
+    async with client_for(server) as llm:
+        key = await parse_with_model(llm, "shake it up somehow", song)
+        genre = await parse_with_model(llm, "shake it up somehow", song)
+        garbled = await parse_with_model(llm, "shake it up somehow", song)
+    assert isinstance(key, Question) and key.text.startswith("which key?") and "None" not in key.text
+    assert isinstance(genre, Question) and "ESPNED" not in genre.text
+    assert garbled is None  # the rules' own answer stands
 
 
 @pytest.mark.trio

@@ -49,20 +49,37 @@ def test_an_unknown_artist_is_placed_through_the_genre_the_model_names():
 
 def test_the_prompts_own_words_win_and_the_rest_is_inferred():
     prompt = "Frank Ocean meets Burial, 128 BPM"
-    answer = IntentAnswer(artists=[ArtistAnswer(name="Frank Ocean")], tempo_bpm=90, key="F# dorian", bars=12,
-                          moods=["melancholic"], sections=["intro", "verse", "outro"])
+    answer = IntentAnswer(artists=[ArtistAnswer(name="Frank Ocean")], tempo_bpm=90, moods=["melancholic"])
     intent = decompose(prompt, seed=2, hints=repair.intent_hints(answer, prompt))
     assert intent.tempo.bpm == 128 and intent.tempo.confidence == "explicit"
-    assert (intent.key.root, intent.key.mode, intent.key.confidence) == ("F#", "dorian", "explicit")
-    assert intent.duration.total_bars == 12 and intent.duration.sections == ["intro", "verse", "outro"]
     assert "melancholy" in intent.mood
+
+
+def test_what_the_prompt_states_in_other_words_is_read_from_the_model():
+    prompt = "frank ocaen, sixteen bars: intro verse outro, in f sharp dorian, 12 bars"
+    answer = IntentAnswer(artists=[ArtistAnswer(name="Frank Ocean")], key="F# dorian", bars=12,
+                          sections=["intro", "verse", "outro"])
+    hints = repair.intent_hints(answer, prompt)
+    assert [m.key for m in hints.mentions if m.kind == "artist"] == ["Frank Ocean"]  # the misspelling it corrected
+    assert hints.bars == 12 and [m.key for m in hints.mentions if m.kind == "section"] == ["intro", "verse", "outro"]
+
+
+def test_invented_facts_are_dropped():
+    prompt = "late-night vibes"
+    answer = IntentAnswer(artists=[ArtistAnswer(name="Toni Lanoille", genre="jazz"), ArtistAnswer(name="Burial", genre="uk garage")],
+                          genres=["jazz", "french jazz"], tempo_bpm=97, key="F# dorian", bars=12,
+                          sections=["intro", "verse", "outro"], half_time=True, outputs=["playback"])
+    hints = repair.intent_hints(answer, prompt)
+    assert (hints.mentions, hints.guesses) == ((), ())
+    assert (hints.bpm, hints.root, hints.mode, hints.bars, hints.half_time) == (None, None, None, None, False)
+    assert decompose(prompt, seed=3, hints=hints) == decompose(prompt, seed=3)
 
 
 def test_half_time_and_nonsense_values_from_the_model():
     answer = IntentAnswer(tempo_bpm=9000, key="H lydian-ish", bars=0, half_time=True, genres=["not a genre"])
-    hints = repair.intent_hints(answer, "house music")
+    prompt = "house music at 9000 BPM, half-time, key of H lydian-ish, 0 bars"
+    hints = repair.intent_hints(answer, prompt)
     assert (hints.bpm, hints.root, hints.mode, hints.bars, hints.half_time) == (None, None, None, None, True)
-    assert decompose("house music", seed=1, hints=hints).tempo.half_time
 
 
 # --- harmony ----------------------------------------------------------------------------------------------
@@ -198,6 +215,19 @@ def test_times_that_follow_the_tempo_are_recomputed_never_taken(draft):
     assert params[1].synced_to == "1/8" and params[1].value == round(ms_per_note(bpm, 0.125), 1)  # 333 ms at 90 BPM
     assert (params[2].value, params[2].unit, params[2].synced_to) == (35, "%", None)
     assert sorted(kept) == ["bass", "chords", "drums"]
+
+
+def test_effect_parameters_and_prose_are_checked_against_the_tables(draft):
+    answer = effect_answer().model_validate({"chains": [{"part": "bass", "effects": [{
+        "effect": "Compressor Opto", "purpose": "EB_MUS_ESPNED 897 TRUEVALU", "params": [
+            {"name": "EB_MUS_ESPNED", "value": 897, "unit": "TRUEVALU"},
+            {"name": "threshold", "value": -400, "unit": "dB"},
+            {"name": "Ratio", "value": 4, "unit": "%"},
+        ]}]}]})
+    tracks, _ = repair.effects(answer, draft.intent, draft.tracks)
+    slot = next(t for t in tracks if t.part == "bass").effects[0]
+    assert [(p.name, p.value, p.unit) for p in slot.params] == [("Threshold", -80.0, "dB"), ("Ratio", 4.0, "ratio")]
+    assert slot.purpose == next(e for e in tables().catalog.effects if e.name == "Compressor Opto").description
 
 
 # --- context ----------------------------------------------------------------------------------------------------------
