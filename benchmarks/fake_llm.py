@@ -75,6 +75,9 @@ class Reply:
     """Send the body one byte at a time, this many seconds apart (a peer that never quite stops)."""
     pad_bytes: int = 0
     """Send this many bytes of filler content after the text (a flood: 50 MB, as fast as it goes)."""
+    cut_off: bool = False
+    """End the stream after a role chunk with ``[DONE]``: no content, no finish reason (what a serial
+    server does to a stream that waits behind another)."""
 
     def tokens(self) -> list[str]:
         n = max(1, self.chars_per_token)
@@ -281,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         model = body.get("model", "test-model")
-        if not fake.start_decoding():  # a serial server cuts a waiting stream: a role chunk, then [DONE]
+        if reply.cut_off or not fake.start_decoding():  # a role chunk, then [DONE]: cut before it began
             self._event(_chunk(model, {"role": "assistant"}, None))
             self._event("[DONE]")
             self._done()

@@ -175,6 +175,8 @@ def answer(stage: str, body: dict[str, Any]) -> str:
         return intent_answer(json.loads(lines["Prompt"]), seed)
     if stage == "RouteAnswer":
         return _dump({"kind": "compose"})
+    if stage == "Probe":  # the health check of generators.llm.probe
+        return _dump({"ready": True})
     prompt = json.loads(lines["Project"])["prompt"]
     intent, p, a = _plan(prompt, seed, _bars(lines))
     if stage == "HarmonyAnswer":
