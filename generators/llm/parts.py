@@ -94,7 +94,8 @@ async def write_parts(stages: LLMStages, d: Draft) -> Draft:
         tracks.append(_track(drafted[part], {g.index: o for g, o in zip(grids[part], got)}))
         records.append(_record(f"parts.{part}", got))
     everything = list(outcomes.values())
-    if len(everything) > sum(o.clip is not None for o in everything):
+    # Clips the budget or a run-ending failure kept from the model were said already, in one line.
+    if stages.budget.ended is None and any(o.clip is None and o.source == "fallback" for o in everything):
         stages.say("parts", f"parts: {summary(everything)}")
     total = _record("parts", everything)
     total = total.model_copy(update={"duration_ms": round((time.perf_counter() - started) * 1000, 3)})
