@@ -45,16 +45,19 @@ def register(which: argparse._SubParsersAction) -> None:
 
 
 @contextmanager
-def running_daemon(folder: Path, settings: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, Path]]:
-    """``backbeat daemon`` on JACK with its files under ``folder``, ready (its engine up) when yielded;
-    ``settings`` are environment variables on top of this process's (an empty value unsets one)."""
+def running_daemon(
+    folder: Path, settings: dict[str, str] | None = None, *, midi_api: str = "jack", ready_s: float = 20.0
+) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """``backbeat daemon`` on JACK (or ``midi_api``) with its files under ``folder``, ready (its engine
+    up) when yielded; ``settings`` are environment variables on top of this process's (an empty value
+    unsets one)."""
     sock = folder / f"d{time.monotonic_ns()}.sock"
     env = {**os.environ, "OUTPUT_DIR": str(folder / "out"), "XDG_STATE_HOME": str(folder / "state"), **(settings or {})}
     env = {k: v for k, v in env.items() if v != ""}
-    proc = subprocess.Popen([sys.executable, "-m", "backbeat", "daemon", "--socket", str(sock), "--midi-api", "jack"],
+    proc = subprocess.Popen([sys.executable, "-m", "backbeat", "daemon", "--socket", str(sock), "--midi-api", midi_api],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        if not wait_until_ready(sock, proc):
+        if not wait_until_ready(sock, proc, seconds=ready_s):
             raise RuntimeError("the daemon did not start")
         yield proc, sock
     finally:
