@@ -1,5 +1,6 @@
 """The LLM pipeline at a real model's pace (issue 5, "done when"), against the simulated model of
-``benchmarks.simulated`` on the loopback ``FakeLLMServer``: 1 s to the first token, 40 tokens a
+``benchmarks.simulated`` (``--real``: against a real model server, ``benchmarks.real_llm``), on the
+loopback ``FakeLLMServer``: 1 s to the first token, 40 tokens a
 second (4 characters a token), every stage answered validly.
 
 * ``first_note``: from ``generate {play: true}`` to the first note-on at a JACK input connected to
@@ -41,9 +42,11 @@ TOKENS_PER_S = 40.0
 
 
 def register(which: argparse._SubParsersAction) -> None:
-    p = which.add_parser("llm", help="time to first note and LLM pipeline time against a simulated model")
+    p = which.add_parser("llm", help="time to first note and LLM pipeline time against a simulated model (or --real)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--runs", type=int, default=5, help="first-note runs (at 4 requests in flight)")
+    p.add_argument("--real", action="store_true",
+                   help="against a real model: llama-cpp-python with SmolLM2-135M on 127.0.0.1 (make realmodel installs it)")
     p.set_defaults(run=_run)
 
 
@@ -156,6 +159,12 @@ def report(r: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.real:
+        from . import real_llm
+
+        result = real_llm.measure(min(args.runs, 3))
+        print(json.dumps(result, indent=2) if args.json else real_llm.report(result))
+        return 0
     result = measure(args.runs)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0
