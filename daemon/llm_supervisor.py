@@ -63,7 +63,8 @@ class Improvement:
         self._nursery: trio.Nursery | None = None
 
     def _warn(self, message: str) -> None:
-        log.warning(message)
+        # The bus is the daemon's log (a foreground daemon echoes it to stderr): once, not twice.
+        log.info(message)
         self.sup.bus.log("warning", message)
 
     def _live(self) -> SongState | None:
@@ -154,5 +155,5 @@ async def improve(supervisor: Supervisor, draft: pipeline.Draft) -> None:
         await Improvement(supervisor, draft).run()
     except* GeneratorError as group:
         message = f"the model's version failed ({first_error(group)}); the algorithmic song stays"
-        log.warning(message)
+        log.info(message)
         supervisor.bus.log("warning", message)

@@ -176,3 +176,43 @@ async def test_a_different_plan_takes_over_at_a_section_boundary(tmp_path):
     clips = [s for s in events(c, "swap") if "(llm)" in s["detail"] and not s["landed"]]
     assert clips and all(s["tick"] >= takeover["tick"] and ((s["tick"] - takeover["tick"]) // BAR) % 16 in starts for s in clips)
     assert song.session_id == session_id
+
+
+@pytest.mark.trio
+async def test_live_clips_below_the_floor_never_replace_drafts_and_the_budget_bounds_the_pass(tmp_path):
+    def empty_drums(stage: str, reply: Reply, body: dict) -> Reply:
+        if stage != "ClipAnswer" or '"part":"drums"' not in body["messages"][1]["content"].replace(" ", ""):
+            return reply
+        return replace(reply, text=json.dumps({"bars": [{"bar": 1, "notes": []}]}))
+
+    model = SimulatedModel(first_token_s=0.2, tokens_per_s=3000, shape=empty_drums)
+    async with llm_daemon(tmp_path, model, llm_live_budget_s=60.0) as (c, server, record):
+        await play(c)
+        done = await c.wait_event("log", lambda d: "model's version is in" in d["message"], timeout=60)
+        swaps = [s for s in events(c, "swap") if "(llm)" in s["detail"]]
+        await c.ok("stop")
+        folder = next((tmp_path / "out").glob("session-*"))
+        song = session.load_song(folder)
+        manifest = session.load_manifest(folder)
+    assert swaps and not [s for s in swaps if s["detail"].startswith("drums")], swaps
+    assert all(c.notes and c.source != "llm" and c.version == 1 for c in song.track("drums").clips), [(c.source, c.version) for c in song.track("drums").clips]
+    record = next(r for r in manifest.stage_timings if r.stage == "parts.drums")
+    assert record.source == "fallback" and "no notes" in record.detail
+    warnings = [e["message"] for e in events(c, "log") if e["level"] == "warning"]
+    assert len([w for w in warnings if w.startswith("parts:")]) == 1, warnings
+    assert "fallback for parts.drums" in done["message"]
+
+
+@pytest.mark.trio
+async def test_the_live_budget_ends_the_models_pass_with_the_drafts_playing(tmp_path):
+    async with llm_daemon(tmp_path, SimulatedModel(first_token_s=0.6), llm_live_budget_s=1.5, max_concurrent_requests=1) as (c, server, record):
+        await play(c)
+        done = await c.wait_event("log", lambda d: "model's version is in" in d["message"], timeout=30)
+        status = await c.ok("status")
+        await c.ok("stop")
+        folder = next((tmp_path / "out").glob("session-*"))
+        manifest = session.load_manifest(folder)
+    assert status["transport"]["state"] == "playing"
+    sources = {r.stage: r.source for r in manifest.stage_timings}
+    assert "budget" in sources.values() and "budget" in json.dumps([e["data"] for e in c.events if e["event"] == "log"])
+    assert "algorithmic fallback" in done["message"]
