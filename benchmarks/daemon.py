@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from backbeat.daemon.client import DaemonClient, wait_until_ready
+from backbeat.daemon.client import DaemonClient, end_process, wait_until_ready
 from backbeat.daemon.framing import Decoder, encode
 from backbeat.daemon.protocol import request
 
@@ -61,11 +61,7 @@ def running_daemon(
             raise RuntimeError("the daemon did not start")
         yield proc, sock
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        end_process(proc)
 
 
 def first_note(folder: Path, runs: int) -> dict[str, object]:

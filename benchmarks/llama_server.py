@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from backbeat.daemon.client import end_process
+
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL = "smollm2-135m"
 """The name the server is started under (``--model_alias``): what ``LLM_MODEL`` says."""
@@ -88,9 +90,4 @@ def llama_server(*, n_ctx: int = 4096, threads: int = 2, log: Path | None = None
             time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_process(proc, 10.0)

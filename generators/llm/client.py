@@ -225,7 +225,8 @@ class LLMClient:
         max_tokens: int | None = None,
         deadline: float | None = None,
     ) -> LLMResult[str]:
-        """The whole answer as text, with where it came from.
+        """The whole answer as text, with where it came from (an answer that reaches ``max_tokens``
+        is returned as far as it came, and not cached).
 
         ``no_cache`` skips the lookup but still stores the fresh answer (like ``--no-cache`` in
         build tools), so the next cached run repeats the latest answer. ``deadline`` (trio time)
@@ -242,7 +243,11 @@ class LLMClient:
                 on_text(cached)
             return LLMResult(cached, cached, "cache", 0, _ms_since(started))
         await self.profile(_deadline(deadline))
-        text, attempts, queued = await self._request(body, on_text, _deadline(deadline))
+        try:
+            text, attempts, queued = await self._request(body, on_text, _deadline(deadline))
+        except TruncatedError as cut:
+            # A text answer at its token limit is still the answer asked for; it is not cached.
+            return LLMResult(cut.text, cut.text, "llm", max(1, cut.attempts), _ms_since(started))
         if key:
             await self.cache.put(key, text, model=self.model)
         return LLMResult(text, text, "llm", attempts, _ms_since(started), queued_ms=queued)
@@ -257,7 +262,8 @@ class LLMClient:
         no_cache: bool = False,
         max_tokens: int | None = None,
     ) -> AsyncIterator[str]:
-        """The answer's content deltas as they arrive (a cached answer comes as one delta).
+        """The answer's content deltas as they arrive (a cached answer comes as one delta); an answer
+        that reaches ``max_tokens`` simply ends there.
 
         Attempts are retried only until the first delta has been yielded; after that a failure is
         raised, because the caller already holds part of an answer. Iterate it inside
@@ -279,6 +285,8 @@ class LLMClient:
                         parts.append(delta)
                         yield delta
                 break
+            except TruncatedError:
+                return  # the answer ended at its token limit: all of it was yielded (and is not cached)
             except LLMError as exc:
                 if parts or not retryable(exc):
                     raise

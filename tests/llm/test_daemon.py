@@ -89,6 +89,22 @@ def events(client: TrioClient, name: str) -> list[dict]:
     return [e["data"] for e in client.events if e["event"] == name]
 
 
+async def model_pass(client: TrioClient, timeout: float = 30) -> tuple[dict, dict]:
+    """Play the fast song and wait for the model's pass over it to end, then stop:
+    (the log line that says it ended, the status at that moment)."""
+    await play(client)
+    done = await client.wait_event("log", lambda d: "model's version is in" in d["message"], timeout=timeout)
+    status = await client.ok("status")
+    await client.ok("stop")
+    return done, status
+
+
+def written(tmp_path: Path) -> tuple[Any, Any]:
+    """(song, manifest) of the session folder the daemon wrote."""
+    folder = next((tmp_path / "out").glob("session-*"))
+    return session.load_song(folder), session.load_manifest(folder)
+
+
 @pytest.mark.trio
 async def test_model_clips_replace_drafts_only_on_section_boundaries(tmp_path):
     async with llm_daemon(tmp_path, SimulatedModel(first_token_s=0.3, tokens_per_s=2000, shape=marked)) as (c, server, record):
@@ -140,12 +156,8 @@ async def test_a_stalled_model_never_silences_playback(tmp_path):
 async def test_a_failing_model_falls_back_with_warnings_while_the_drafts_play(tmp_path):
     model = SimulatedModel(shape=lambda stage, reply, body: replace(reply, stall_after=2, stall_s=5))
     async with llm_daemon(tmp_path, model, llm_stall_s=0.3, llm_max_attempts=1) as (c, server, record):
-        await play(c)
-        done = await c.wait_event("log", lambda d: "model's version is in" in d["message"], timeout=30)
-        status = await c.ok("status")
-        await c.ok("stop")
-        folder = next((tmp_path / "out").glob("session-*"))
-        manifest = session.load_manifest(folder)
+        done, status = await model_pass(c)
+        _, manifest = written(tmp_path)
     assert "0 clips from the model" in done["message"] and "algorithmic fallback" in done["message"]
     warnings = [e["message"] for e in events(c, "log") if e["level"] == "warning"]
     assert any(w.startswith("intent: the model gave no usable answer") for w in warnings)
@@ -187,13 +199,9 @@ async def test_live_clips_below_the_floor_never_replace_drafts_and_the_budget_bo
 
     model = SimulatedModel(first_token_s=0.2, tokens_per_s=3000, shape=empty_drums)
     async with llm_daemon(tmp_path, model, llm_live_budget_s=60.0) as (c, server, record):
-        await play(c)
-        done = await c.wait_event("log", lambda d: "model's version is in" in d["message"], timeout=60)
+        done, _ = await model_pass(c, timeout=60)
         swaps = [s for s in events(c, "swap") if "(llm)" in s["detail"]]
-        await c.ok("stop")
-        folder = next((tmp_path / "out").glob("session-*"))
-        song = session.load_song(folder)
-        manifest = session.load_manifest(folder)
+        song, manifest = written(tmp_path)
     assert swaps and not [s for s in swaps if s["detail"].startswith("drums")], swaps
     assert all(c.notes and c.source != "llm" and c.version == 1 for c in song.track("drums").clips), [(c.source, c.version) for c in song.track("drums").clips]
     record = next(r for r in manifest.stage_timings if r.stage == "parts.drums")
@@ -206,12 +214,8 @@ async def test_live_clips_below_the_floor_never_replace_drafts_and_the_budget_bo
 @pytest.mark.trio
 async def test_the_live_budget_ends_the_models_pass_with_the_drafts_playing(tmp_path):
     async with llm_daemon(tmp_path, SimulatedModel(first_token_s=0.6), llm_live_budget_s=1.5, max_concurrent_requests=1) as (c, server, record):
-        await play(c)
-        done = await c.wait_event("log", lambda d: "model's version is in" in d["message"], timeout=30)
-        status = await c.ok("status")
-        await c.ok("stop")
-        folder = next((tmp_path / "out").glob("session-*"))
-        manifest = session.load_manifest(folder)
+        done, status = await model_pass(c)
+        _, manifest = written(tmp_path)
     assert status["transport"]["state"] == "playing"
     sources = {r.stage: r.source for r in manifest.stage_timings}
     assert "budget" in sources.values() and "budget" in json.dumps([e["data"] for e in c.events if e["event"] == "log"])
