@@ -242,7 +242,13 @@ class LLMStages:
         if kept:
             self.say(f"kept:{stage}", f"{stage}: kept the algorithmic {what} for {', '.join(kept)} (the model's answer did not fit)")
         source = "fallback" if len(kept) == len(tracks) else asked.source
-        return self._finish(stage, d, Asked(asked.value, source, asked.attempts, None, asked.work_ms, asked.queued_ms), tracks=tracks)
+        record = self._finish(stage, d, asked, tracks=tracks)
+        if kept:  # what the manifest says: which parts kept the algorithmic choice, and why
+            why = f"the model's answer did not fit {', '.join(kept)}"
+            detail = f"algorithmic fallback: {why}" if source == "fallback" else f"model; algorithmic {what} for {', '.join(kept)}"
+            last = record.stages[-1].model_copy(update={"source": source, "detail": detail})
+            record = record.model_copy(update={"stages": [*record.stages[:-1], last]})
+        return record
 
 
 _SOUND = {
