@@ -49,8 +49,11 @@ from backbeat.generators.llm.sse import SSEDecoder, completion_finish, error_mes
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_BYTES = 1 << 20
-"""Bytes of one answer read at most (1 MiB): the largest valid answer (a 64-bar drum clip at the
-token limit) is a few hundred kB even as server-sent events."""
+"""Characters of one answer's content, and bytes of its body, read at most (1 MiB): the largest
+valid answer (a clip at the 4,096-token ceiling) is about 16 kB of content."""
+EVENT_BYTES_PER_TOKEN = 512
+"""A streamed body may take this many bytes a token of ``max_tokens`` when that is more than
+``MAX_ANSWER_BYTES``: every token comes wrapped in an event of 150-250 bytes (id, model, choices)."""
 MAX_ERROR_BYTES = 4096
 """Bytes of an error body read at most; its message is quoted in ``QUOTE_LIMIT`` characters."""
 ERROR_BODY_S = 5.0
@@ -139,8 +142,8 @@ class Transport:
         """Content deltas of an event stream, under the clock's deadlines and the size limit."""
         decoder = SSEDecoder()
         chunks = response.aiter_bytes()
-        read = 0
-        content = False
+        wire_limit = max(self.max_bytes, EVENT_BYTES_PER_TOKEN * int(body.get("max_tokens") or 0))
+        read = written = 0
         finish: str | None = None
         while True:
             with trio.move_on_at(clock.next_content) as scope:
@@ -149,23 +152,25 @@ class Transport:
                 raise clock.expired(scope, "the answer stalled" if clock.started else "no answer began")
             if chunk is not None:
                 read += len(chunk)
-                if read > self.max_bytes:
-                    raise OversizeError(f"the answer grew past {self.max_bytes // 1024} KiB; reading stopped")
+                if read > wire_limit:
+                    raise OversizeError(f"the answer grew past {wire_limit // 1024} KiB; reading stopped")
             for payload in decoder.feed(chunk) if chunk is not None else decoder.close():
                 event = parse_event(payload)
                 if event.done:
-                    _finished(finish, content, body)
+                    _finished(finish, written > 0, body)
                     return
                 finish = event.finish_reason or finish
                 if event.content or event.thinking:
                     clock.progressed()
                 if event.content:
-                    content = True
+                    written += len(event.content)
+                    if written > self.max_bytes:
+                        raise OversizeError(f"the answer grew past {self.max_bytes // 1024} KiB; reading stopped")
                     yield event.content
             if chunk is None:
                 if finish is None:
                     raise LLMUnavailableError("the stream ended before the answer did (no [DONE])")
-                _finished(finish, content, body)
+                _finished(finish, written > 0, body)
                 return
 
     async def _read_all(self, response: httpx.Response, clock: _Clock) -> bytes:
