@@ -235,6 +235,22 @@ def model_server() -> Iterator[Check]:
                     "the server may still take chat requests; try `backbeat generate` and read its lines")
     else:
         yield Check("model server", "ok", f"{base} answers in {ms:.0f} ms; model {s.llm_model}")
+    yield _structured_output(s)
+
+
+def _structured_output(s) -> Check:
+    """Which structured-output form the server takes (remembered from an earlier run, or negotiated
+    now with one small request)."""
+    from functools import partial
+
+    import trio
+
+    from backbeat.generators.llm import structured_output_form
+
+    report = trio.run(partial(structured_output_form, s, timeout_s=20.0))
+    if report.error:
+        return Check("structured output", "warn", report.line(), "the stages fall back to the algorithmic backend where the model cannot answer")
+    return Check("structured output", "ok", report.line())
 
 
 CHECKS: tuple[tuple[str, Callable[[], Iterator[Check]]], ...] = (

@@ -84,8 +84,10 @@ def test_a_running_daemon_reports_its_engine_lateness(tmp_path: Path):
 
 def test_a_model_server_on_loopback_is_reached_and_timed(tmp_path: Path):
     with FakeLLMServer() as server:
-        check = by_name(run_doctor(tmp_path, "--json", LLM_BASE_URL=server.url, LLM_MODEL="local"))["model server"]
+        checks = by_name(run_doctor(tmp_path, "--json", LLM_BASE_URL=server.url, LLM_MODEL="local"))
+    check = checks["model server"]
     assert check["status"] == "ok" and check["detail"].endswith("model local") and " ms;" in check["detail"]
+    assert checks["structured output"]["status"] == "ok" and "takes" in checks["structured output"]["detail"]
 
 
 def test_a_model_server_that_refuses_connections_fails_with_the_offline_way_out(tmp_path: Path):
