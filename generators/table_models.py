@@ -304,6 +304,8 @@ class LeadStyle(Table):
     motif_bars: Literal[1, 2] = 2
     leap: Annotated[int, Field(ge=1, le=7)] = 3
     """Largest melodic step in scale degrees."""
+    sung: bool = False
+    """A sung-like line (ballad, soul, pop): it breathes between phrases, as a singer must."""
 
     @model_validator(mode="after")
     def _cells(self) -> LeadStyle:

@@ -1,4 +1,4 @@
-"""``backbeat bench pipeline|timing|daemon|refine|swaps|llm|cli|link|soak [--json]``: run a benchmark and report what it measured."""
+"""``backbeat bench pipeline|timing|music|daemon|refine|swaps|llm|cli|link|soak [--json]``: run a benchmark and report what it measured."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bars", type=int, default=64)
     p.set_defaults(run=_pipeline)
 
-    from backbeat.benchmarks import cli, daemon, link, llm, refine, soak, swaps, timing  # each defines its own options
+    from backbeat.benchmarks import cli, daemon, link, llm, music, refine, soak, swaps, timing  # each defines its own options
 
     timing.register(which)
+    music.register(which)
     daemon.register(which)
     refine.register(which)
     swaps.register(which)
