@@ -1,10 +1,13 @@
 """The composer: from one prompt to a validated ``SongState`` and the files of a session folder.
 
-Read in pipeline order: ``intent`` (prompt -> PipelineIntent), ``harmony`` (progression),
-``arrangement`` (sections), ``drums``/``bass``/``chords``/``melody`` (parts), ``sound`` (presets and
-effect chains), ``session`` (the folder), orchestrated by ``pipeline``. ``model`` holds the pydantic
-values every stage exchanges, ``tables`` the validated ``config/`` data, ``theory`` pitch and scale
-arithmetic, ``midi`` Standard MIDI File reading and writing, ``llm/`` the language-model backend.
+Read in pipeline order: ``intent`` (prompt -> PipelineIntent), ``harmony`` (progression, with
+``colour`` for chromatic chords), ``arrangement`` (sections), ``drums``/``bass``/``chords``/``melody``
+(parts: ``groove`` decides the drum bars, ``phrase`` the lead's rhythm, ``feel`` swings and humanises
+every part, ``grid`` is what they share), ``sound`` (presets and effect chains), ``session`` (the
+folder), orchestrated by ``pipeline``. ``model`` holds the pydantic values every stage exchanges,
+``tables`` the validated ``config/`` data, ``theory`` pitch and scale arithmetic, ``midi`` Standard
+MIDI File reading and writing (``instruments`` names each part's preview program), ``llm/`` the
+language-model backend.
 
 What producers type is read by ``requests`` (the grammar of changes, on ``words`` for numbers,
 ``spelling`` for misspellings and ``targets`` for parts, sections and chords) into a ``reading``;

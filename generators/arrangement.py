@@ -1,16 +1,22 @@
 """Stage 3: the arrangement (seed task 6.3) — a genre template fitted to the requested length, its
 energy shaped by the intent's arc, each section given its parts and its share of the chord loop.
 
-A requested bar count is met exactly. Sections keep whole 4-bar phrases where the length allows;
-a song too short for every section keeps the most important ones (config/arrangements.toml
-``[priority]``), first occurrences before repeats.
+The seed picks the template among the genre's own (``arrangement`` and ``arrangements`` in
+config/genres.toml) and keeps or drops its optional sections (``chance``), so two seeds of a genre
+differ within its conventions. A requested bar count is met exactly. Sections keep whole 4-bar
+phrases where the length allows; a song too short for every section keeps the most important ones
+(config/arrangements.toml ``[priority]``), first occurrences before repeats. A bridge plays the
+progression's own bridge chords; a section the drums sit out gets a one-bar drum pickup when the
+next section rises in energy.
 """
 
 from __future__ import annotations
 
 import math
+import random
 
-from .model import Arrangement, Meter, PipelineIntent, Progression, Section
+from .model import Arrangement, Meter, Part, PipelineIntent, Progression, Section
+from .rng import stream
 from .tables import SectionSpec, tables
 
 PHRASE = 4
@@ -80,14 +86,19 @@ def shape_energy(energies: list[float], template_arc: str, intent: PipelineInten
     return [round(min(max(e + shift, 0.05), 1.0), 3) for e in energies]
 
 
-def chord_order(harmony: str, chords: int) -> list[int]:
-    half = max(1, chords // 2)
+def chord_order(harmony: str, chords: int, bridge: int = 0) -> list[int]:
+    """The indices a section of ``harmony`` plays, of a progression of ``chords`` whose last
+    ``bridge`` chords are its bridge (a bridge without bridge chords plays the loop reversed)."""
+    loop = max(1, chords - bridge)
+    half = max(1, loop // 2)
+    if harmony == "bridge":
+        return list(range(loop, chords)) if chords > loop else list(reversed(range(loop)))
     return {
-        "main": list(range(chords)),
+        "main": list(range(loop)),
         "first-half": list(range(half)),
-        "second-half": list(range(chords - half, chords)),
+        "second-half": list(range(loop - half, loop)),
         "tonic": [0],
-        "reverse": list(reversed(range(chords))),
+        "reverse": list(reversed(range(loop))),
     }[harmony]
 
 
@@ -106,23 +117,51 @@ def templates_for(intent: PipelineIntent) -> list[str]:
     genres = tables().intent.genres
     own = genres[intent.genre.primary]
     kin = [g.arrangement for g in genres.values() if g.family == own.family]
-    return list(dict.fromkeys([own.arrangement, *kin, *tables().arrangement.templates]))
+    return list(dict.fromkeys([own.arrangement, *own.arrangements, *kin, *tables().arrangement.templates]))
 
 
-def arrangement(intent: PipelineIntent, progression: Progression, *, template: str | None = None) -> Arrangement:
-    """The song's sections, exactly ``intent.duration.total_bars`` long, from the genre's template
-    (or ``template``, a key of config/arrangements.toml)."""
-    key = template or tables().intent.genres[intent.genre.primary].arrangement
-    template = tables().arrangement.templates[key]
-    specs = template.sections
+def _pick(intent: PipelineIntent, rng: random.Random) -> str:
+    genre = tables().intent.genres[intent.genre.primary]
+    keys = [genre.arrangement, *genre.arrangements]
+    return rng.choices(keys, weights=[2.0] + [1.0] * (len(keys) - 1))[0]
+
+
+def _optional(specs: list[SectionSpec], rng: random.Random) -> list[SectionSpec]:
+    """The template's sections, each optional one kept at its chance."""
+    kept = [s for s in specs if s.chance >= 1.0 or rng.random() < s.chance]
+    return kept or specs
+
+
+def with_pickups(sections: list[Section]) -> list[Section]:
+    """Drums enter on the last bar of a section they sit out when the next one rises."""
+    out = []
+    for s, nxt in zip(sections, [*sections[1:], None]):
+        if nxt is not None and "drums" not in s.active_tracks and "drums" in nxt.active_tracks and nxt.energy > s.energy + 0.05:
+            tracks: list[Part] = [*s.active_tracks, "drums"]
+            s = s.model_copy(update={"active_tracks": tracks, "enters": {**s.enters, "drums": s.bars - 1}})
+        out.append(s)
+    return out
+
+
+def arrangement(intent: PipelineIntent, progression: Progression, *, template: str | None = None, seed: int = 0) -> Arrangement:
+    """The song's sections, exactly ``intent.duration.total_bars`` long, from one of the genre's
+    templates (or ``template``, a key of config/arrangements.toml)."""
+    rng = stream(seed, "arrangement")
+    key = template or _pick(intent, rng)
+    chosen = tables().arrangement.templates[key]
+    specs = chosen.sections
     if intent.duration.sections:
         specs = _requested(intent.duration.sections, specs)
+    else:
+        specs = _optional(specs, rng)
     fitted = fit(specs, intent.duration.total_bars)
-    energies = shape_energy([s.energy for s, _ in fitted], template.arc, intent)
+    energies = shape_energy([s.energy for s, _ in fitted], chosen.arc, intent)
     names = _names([s.kind for s, _ in fitted])
+    count, bridge = len(progression.chords), progression.bridge
     sections = []
     for (spec, bars), energy, name, i in zip(fitted, energies, names, range(len(fitted))):
         last = i == len(fitted) - 1
+        harmony = "bridge" if spec.kind == "bridge" and spec.harmony == "main" else spec.harmony
         sections.append(
             Section(
                 name=name,
@@ -131,7 +170,7 @@ def arrangement(intent: PipelineIntent, progression: Progression, *, template: s
                 energy=energy,
                 transition="fade" if last and spec.transition != "cut" else spec.transition,
                 active_tracks=list(spec.tracks),
-                chord_order=chord_order(spec.harmony, len(progression.chords)),
+                chord_order=chord_order(harmony, count, bridge),
             )
         )
-    return Arrangement(meter=Meter(), sections=sections, template=key)
+    return Arrangement(meter=Meter(), sections=with_pickups(sections), template=key)

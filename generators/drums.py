@@ -1,59 +1,33 @@
-"""Stage 4a: drums — the genre's groove from config/drums.toml, shaped per section.
+"""Stage 4a: drums — the genre's groove from config/drums.toml, bar by bar, with its feel.
 
-Energy picks the density variant and scales velocity; the genre DNA's swing delays off-beat
-sixteenths; the rhythmic dial adds syncopated kicks, ghost snares and hi-hat rolls; the last bar
-before a section change gets a fill; a rise in energy is marked with a crash. General MIDI notes on
-channel 10.
+``groove`` decides what each bar plays (variation, turnarounds, rolls, fills, pickups); this module
+turns the bars into notes: velocities from the hit strength, the section's energy and the genre's
+hat accent shape, a crash on the downbeat after every fill into a higher-energy section, then the
+genre's swing, lane lags (a late snare) and human timing. General MIDI notes on channel 10: the
+notes are drum *roles* (kick, snare, hat, ...), which a drum map turns into pads where MIDI is
+rendered.
 """
 
 from __future__ import annotations
 
-import random
-
-from .grid import SectionGrid, clip, level, part_density, sections, step_ticks, style_key, swing_amount, swing_offset, track, velocity
-from .model import Arrangement, Note, PartParams, PipelineIntent, Progression, Track
+from . import feel as feel_mod
+from .grid import Hit, clip, sections, track, velocity
+from .groove import RISE, drum_style, section_bars
+from .model import Arrangement, PartParams, PipelineIntent, Progression, Track
 from .rng import stream
-from .tables import DrumStyle, tables
+from .tables import tables
 
 _BASE = {"X": 112, "x": 92, "o": 46}
 HIT = 60
 """Length of a drum hit in ticks (an eighth of a beat): drum samples ignore it, DAWs show it."""
 
 
-def _lanes(style: DrumStyle, grid: SectionGrid, intent: PipelineIntent, density: float) -> dict[str, str]:
-    lanes = dict(style.variants[level(grid.section.energy, density)])
-    if intent.tempo.half_time:
-        lanes.update(style.halftime)
-    return lanes
-
-
-def _bar_lanes(lanes: dict[str, str], style: DrumStyle, rng: random.Random, rhythmic: float, syncopation: float) -> dict[str, str]:
-    """One bar's lanes: the groove with this bar's syncopated kick and ghost notes."""
-    bar = {k: list(v) for k, v in lanes.items()}
-    steps = style.steps
-    if "kick" in bar and rng.random() < rhythmic * syncopation:
-        offbeats = [s for s in range(steps) if s % 4 in (2, 3) and bar["kick"][s] == "." and bar["kick"][s - 1] == "."]
-        if offbeats:
-            bar["kick"][rng.choice(offbeats)] = "x"
-    if "snare" in bar and rng.random() < rhythmic * 0.6:
-        empty = [s for s in range(steps) if s % 2 and bar["snare"][s] == "."]
-        for s in rng.sample(empty, k=min(len(empty), 1 + int(rhythmic * 2))):
-            bar["snare"][s] = "o"
-    return {k: "".join(v) for k, v in bar.items()}
-
-
-def _with_fill(bar: dict[str, str], fill_key: str) -> dict[str, str]:
-    fill = tables().parts.drums.fills[fill_key]
-    starts = [len(text) - len(text.lstrip(".")) for text in fill.lanes.values() if text.strip(".")]
-    first = min(starts) if starts else 0
-    result = dict(bar)
-    for lane in fill.clear:
-        if lane in result:
-            result[lane] = result[lane][:first] + "." * (len(result[lane]) - first)
-    for lane, text in fill.lanes.items():
-        base = result.get(lane, "." * len(text))
-        result[lane] = "".join(f if f != "." else b for f, b in zip(text, base))
-    return result
+def crashes(grid) -> bool:
+    """A crash marks the downbeat of a section that rises in energy (or opens the song loud)."""
+    previous, energy = grid.previous_section, grid.section.energy
+    if previous is None:
+        return energy >= 0.7
+    return energy > previous.energy + RISE and energy >= 0.5
 
 
 def drums(
@@ -65,45 +39,37 @@ def drums(
     params: PartParams = PartParams(),
 ) -> Track:
     """The drum track; ``params`` override the genre's groove, density and the rhythmic dial."""
-    t = tables()
-    gm = t.parts.drums.gm
-    style = style_key(intent, "drums", params)
-    groove = t.parts.drums.styles[style]
-    dial = intent.creativity_dials.rhythmic if params.creativity is None else params.creativity
-    density = part_density(intent, "drums", params)
-    syncopation = intent.genre.dna_vector.syncopation
-    swing = swing_amount(intent, groove.swing)
-    seed += params.seed
+    gm = tables().parts.drums.gm
+    key, style = drum_style(intent, params)
+    feel = feel_mod.of(intent)
+    lanes_of = {number: lane for lane, number in gm.items()}
     clips = []
     for grid in sections(arrangement, progression, "drums"):
-        rng = stream(seed, "drums", style, grid.index)
-        lanes = _lanes(groove, grid, intent, density)
-        step = step_ticks(groove.steps, grid.ticks_per_bar, False)
+        rng = stream(seed + params.seed, "drums", key, grid.index, "notes")
+        step = grid.ticks_per_bar // style.steps
         energy = grid.section.energy
-        notes: list[Note] = []
-        for bar in range(grid.section.bars):
-            bar_start = bar * grid.ticks_per_bar
-            pattern = _bar_lanes(lanes, groove, rng, dial, syncopation)
-            last = bar == grid.section.bars - 1
-            if last and grid.next_section is not None and grid.section.transition != "cut" and groove.fills:
-                pattern = _with_fill(pattern, rng.choice(groove.fills))
-            roll = "hat" in pattern and groove.rolls and rng.random() < groove.rolls * (0.5 + dial)
-            for lane, text in pattern.items():
+        notes: list[Hit] = []
+        for b, bar in enumerate(section_bars(intent, grid, seed, params)):
+            start = b * grid.ticks_per_bar
+            rolled = {t for t, _, _ in bar.rolls}
+            window = (min(rolled), max(rolled)) if rolled else None
+            for lane, text in bar.lanes.items():
+                shape = feel.hat_accent if lane in feel_mod.HAT_LANES else None
                 for s, char in enumerate(text):
                     if char == ".":
                         continue
-                    if roll and lane == "hat" and s >= groove.steps - groove.steps // 4:
+                    tick = s * step
+                    if window and lane == style.roll_lane and window[0] <= tick <= window[1]:
                         continue
-                    tick = bar_start + s * step + swing_offset(s, swing, step)
-                    notes.append(Note(tick=tick, duration=HIT, pitch=gm[lane], velocity=velocity(_BASE[char], energy, rng)))
-            if roll:
-                tail = bar_start + (groove.steps - groove.steps // 4) * step
-                ratchet = step // 2
-                for k in range(2 * (groove.steps // 4)):
-                    v = velocity(60 + 6 * k, energy, rng, jitter=3)
-                    notes.append(Note(tick=tail + k * ratchet, duration=ratchet - 10, pitch=gm["hat"], velocity=v))
-        previous = grid.previous_section
-        if energy >= 0.7 and (previous is None or previous.energy < energy - 0.1):
-            notes.append(Note(tick=0, duration=HIT, pitch=gm["crash"], velocity=velocity(104, energy, rng, jitter=3)))
+                    v = velocity(_BASE[char], energy, rng)
+                    if shape and char != "o":
+                        v = max(1, min(127, v + feel_mod.accent(shape, tick, grid.ticks_per_bar)))
+                    notes.append(Hit(tick=start + tick, duration=HIT, pitch=gm[lane], velocity=v))
+            for tick, lane, base in bar.rolls:
+                v = velocity(base, energy, rng, jitter=3) + feel_mod.accent(feel.hat_accent, tick, grid.ticks_per_bar) // 2
+                notes.append(Hit(tick=start + tick, duration=20, pitch=gm[lane], velocity=max(1, min(127, v))))
+        if crashes(grid) and style.crash:
+            notes.append(Hit(tick=0, duration=HIT, pitch=gm["crash"], velocity=velocity(104, energy, rng, jitter=3)))
+        notes = feel_mod.perform(notes, feel, rng, part="drums", bpm=intent.tempo.bpm, lanes=lanes_of)
         clips.append(clip(grid, notes))
     return track("drums", clips, params)

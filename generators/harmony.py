@@ -1,21 +1,25 @@
 """Stage 2: the chord progression — a template for the genre and mode, extensions from the DNA,
-colour from the creativity dial, then voicings led smoothly from chord to chord.
+colour from the genre and the creativity dial, a bridge of its own, then voicings led smoothly from
+chord to chord.
 
-Chords are stacked in the song's scale, so they are diatonic unless the creativity dial borrows a
-chord from a parallel mode; borrowing keeps the root and is limited so that at most ``OUT_BUDGET`` of
-the progression's tones (weighted by length) fall outside the scale.
+Chords are stacked in the song's scale; the creativity dial may borrow a chord from a parallel mode
+(within ``OUT_BUDGET`` of out-of-scale tones), and genres that call for it add chromatic colour —
+secondary dominants, passing diminished chords, tritone substitutes, chromatic approach chords —
+within their own budget (``colour``). A song whose form has a bridge gets a bridge progression
+appended to the loop (``Progression.bridge`` counts its chords), chosen so that it moves in ways the
+loop does not.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
+from . import colour
 from .errors import BadRequestError
 from .model import Chord, Key, PipelineIntent, Progression
 from .rng import stream
 from .tables import ProgressionTemplate, tables
-from .theory import ChordShape, Scale, parse_degree, pitch_class, roman, scale_of, stack, symbol
+from .theory import ChordShape, Planned, Scale, parse_degree, pitch_class, roman, scale_of, shape_of, stack, symbol
 
 OUT_BUDGET = 0.04
 """Largest share of out-of-scale chord tones a borrowed chord may bring."""
@@ -23,26 +27,20 @@ UPPER = (55, 77)
 """Range of the voiced upper structure (G3..F5)."""
 BASS_LOW = 40
 """Lowest note of a progression's bass voice (E2); the bass voice spans one octave from here."""
+MAX_CHORDS = 16
+"""The 4x4 pads of an MPC hold a progression."""
 _MIXTURE = ("major", "minor", "dorian", "mixolydian", "harmonic minor", "lydian", "phrygian")
 
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A chord before voicing."""
-
-    degree: str
-    shape: ChordShape
-    beats: int
-    bass: int  # pitch class
+__all__ = ["BASS_LOW", "OUT_BUDGET", "Planned", "UPPER", "candidates", "chords_of", "in_key", "plan_of", "progression", "voice", "with_beats"]
 
 
-def candidates(intent: PipelineIntent) -> list[ProgressionTemplate]:
-    """Templates written for the song's mode that suit its genre, best-fitting first."""
+def candidates(intent: PipelineIntent, role: str = "loop") -> list[ProgressionTemplate]:
+    """Templates of ``role`` written for the song's mode that suit its genre, best-fitting first."""
     t = tables()
     genre_key = intent.genre.primary
     family = t.intent.genres[genre_key].family
     mode = intent.key.mode
-    pool = t.arrangement.progressions
+    pool = [p for p in t.arrangement.progressions if p.role == role]
     for accept in (
         lambda p: mode in p.modes and (genre_key in p.families or family in p.families),
         lambda p: mode in p.modes,
@@ -51,6 +49,8 @@ def candidates(intent: PipelineIntent) -> list[ProgressionTemplate]:
         found = [p for p in pool if accept(p)]
         if found:
             return found
+    if role != "loop":
+        return []
     raise BadRequestError(f"no progression template fits {mode}")
 
 
@@ -58,7 +58,11 @@ def _choose(intent: PipelineIntent, rng: random.Random) -> ProgressionTemplate:
     dna = intent.genre.dna_vector
     weight = {"modal": 0.2 + dna.modal_color, "functional": 1.2 - dna.modal_color, "loop": 0.4 + dna.repetition, "blues": 0.5}
     pool = candidates(intent)
-    return rng.choices(pool, weights=[weight[p.style] for p in pool])[0]
+    own = [p for p in pool if intent.genre.primary in p.families]
+    if len(own) >= 2:  # a genre with forms of its own (the blues, bossa nova) keeps to them
+        pool = own
+    weights = [weight[p.style] * (2.0 if p in own else 1.0) for p in pool]
+    return rng.choices(pool, weights=weights)[0]
 
 
 def _size(intent: PipelineIntent, rng: random.Random) -> int:
@@ -68,12 +72,6 @@ def _size(intent: PipelineIntent, rng: random.Random) -> int:
     h = intent.creativity_dials.harmonic
     roll = rng.random()
     return max(3, min(6, base + (roll < h * 0.35) - (roll > 1 - 0.1 * (1 - h))))
-
-
-def _out_share(scale: Scale, chords: list[Planned]) -> float:
-    total = sum(len(p.shape.tones) * p.beats for p in chords)
-    out = sum(sum(t not in scale.pitch_classes for t in p.shape.tones) * p.beats for p in chords)
-    return out / total
 
 
 def _borrow(scale: Scale, chords: list[Planned], rng: random.Random, harmonic: float) -> list[Planned]:
@@ -98,7 +96,7 @@ def _borrow(scale: Scale, chords: list[Planned], rng: random.Random, harmonic: f
             if shape.quality == p.shape.quality:
                 continue
             trial = [*chords[:i], Planned(p.degree, shape, p.beats, p.bass), *chords[i + 1 :]]
-            if _out_share(scale, trial) <= OUT_BUDGET:
+            if colour.out_share(scale, trial) <= OUT_BUDGET:
                 return trial
     return chords
 
@@ -145,7 +143,7 @@ def _close_voicings(tones: list[int]) -> list[list[int]]:
                 voiced = [n + shift for n in notes]
                 if voiced[-1] <= high:
                     result.append(voiced)
-                if len(voiced) == 4 and voiced[2] - 12 >= low - 3:  # drop 2: second from top down an octave
+                if len(voiced) == 4 and voiced[2] - 12 >= low:  # drop 2: second from top down an octave
                     drop2 = sorted([*voiced[:2], voiced[2] - 12, voiced[3]])
                     if drop2[-1] <= high:
                         result.append(drop2)
@@ -177,26 +175,62 @@ def voice(chords: list[Planned]) -> list[list[int]]:
     return voiced
 
 
-def progression(intent: PipelineIntent, *, seed: int, template: ProgressionTemplate | None = None) -> Progression:
-    """The song's chord loop (at most 16 chords)."""
-    rng = stream(seed, "harmony")
-    scale = scale_of(intent.key.root, intent.key.mode)
-    template = template or _choose(intent, rng)
-    beats_per_bar = 4
+def _plan(intent: PipelineIntent, scale: Scale, template: ProgressionTemplate, rng: random.Random) -> list[Planned]:
     planned = []
     for i, degree in enumerate(template.degrees):
-        beats = template.beats[i] if template.beats else beats_per_bar
+        beats = template.beats[i] if template.beats else 4
         if intent.tempo.half_time:
             beats = min(beats * 2, 32)
         shape = stack(scale, degree, _size(intent, rng))
         planned.append(Planned(degree, shape, beats, shape.root))
+    return planned
+
+
+def _moves(degrees: list[str], looped: bool) -> set[tuple[str, str]]:
+    ring = degrees + degrees[:1] if looped else degrees
+    return {(a, b) for a, b in zip(ring, ring[1:]) if a != b}
+
+
+def wants_bridge(intent: PipelineIntent) -> bool:
+    """Whether the song's form may have a bridge: the prompt names one, or one of the genre's
+    arrangement templates has one."""
+    if "bridge" in intent.duration.sections:
+        return True
+    genre = tables().intent.genres[intent.genre.primary]
+    templates = tables().arrangement.templates
+    return any(s.kind == "bridge" or s.harmony == "bridge" for key in (genre.arrangement, *genre.arrangements) for s in templates[key].sections)
+
+
+def _bridge(intent: PipelineIntent, scale: Scale, loop: ProgressionTemplate, rng: random.Random) -> list[Planned]:
+    """A bridge whose chord moves are mostly new to the loop (empty when no template is)."""
+    pool = [b for b in candidates(intent, "bridge") if len(b.degrees) + len(loop.degrees) <= MAX_CHORDS - 4]
+    seen = _moves(list(loop.degrees), True)
+    own = [b for b in pool if len(_moves(list(b.degrees), False) - seen) * 2 > len(_moves(list(b.degrees), False)) or set(b.degrees) - set(loop.degrees)]
+    if not own:
+        return []
+    return _plan(intent, scale, rng.choice(own), rng)
+
+
+def progression(intent: PipelineIntent, *, seed: int, template: ProgressionTemplate | None = None) -> Progression:
+    """The song's chord loop (and its bridge), at most 16 chords."""
+    rng = stream(seed, "harmony")
+    scale = scale_of(intent.key.root, intent.key.mode)
+    template = template or _choose(intent, rng)
+    planned = _plan(intent, scale, template, rng)
+    bridge = _bridge(intent, scale, template, stream(seed, "harmony", "bridge")) if wants_bridge(intent) else []
     planned = _borrow(scale, planned, rng, intent.creativity_dials.harmonic)
+    spec = tables().intent.genres[intent.genre.primary].harmony
+    budget = max(OUT_BUDGET, spec.budget)
+    paint = stream(seed, "harmony", "colour")
+    planned = colour.colour(scale, planned, spec.colour, budget, MAX_CHORDS - len(bridge) - 2, paint)
+    if bridge:
+        bridge = colour.colour(scale, bridge, spec.colour, budget, MAX_CHORDS - len(planned), paint)
     planned = _inversions(planned, rng, intent.creativity_dials.harmonic)
-    chords = chords_of(scale, planned)
+    chords = chords_of(scale, planned + bridge)
     genre = tables().intent.genres[intent.genre.primary].name
     return Progression(
         name=f"{genre} - {template.name}", key=intent.key, chords=chords, style=template.style,
-        template=template.name, degrees=[p.degree for p in planned],
+        template=template.name, degrees=[p.degree for p in planned + bridge], bridge=len(bridge),
     )
 
 
@@ -221,36 +255,31 @@ def chords_of(scale: Scale, planned: list[Planned]) -> list[Chord]:
 
 def plan_of(progression: Progression) -> list[Planned]:
     """The plan a progression was voiced from (degree, shape, beats, bass)."""
-    quality = tables().theory.qualities
     planned = []
     for degree, chord in zip(progression.degrees, progression.chords):
-        root = pitch_class(chord.root)
-        shape = ChordShape(root, chord.quality, tuple((root + i) % 12 for i in _stack_order(quality[chord.quality].intervals)))
-        bass = pitch_class(chord.bass) if chord.bass else root
+        shape = shape_of(pitch_class(chord.root), chord.quality)
+        bass = pitch_class(chord.bass) if chord.bass else shape.root
         planned.append(Planned(degree, shape, chord.beats, bass))
     return planned
 
 
-_STACK_RANK = {0: 0, 3: 1, 4: 1, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3, 11: 3, 1: 4, 2: 4, 5: 5}
-"""Where an interval sits in a stack of thirds: root, third, fifth, seventh (or sixth), ninth, eleventh."""
-
-
-def _stack_order(intervals: list[int]) -> list[int]:
-    """Chord tones in stacking order (root, third, fifth, seventh, ninth, eleventh); in a
-    suspended chord the second or fourth stands where the third would."""
-    rank = dict(_STACK_RANK)
-    if not {3, 4} & set(intervals):
-        rank[2] = rank[5] = 1
-    return sorted(intervals, key=lambda i: (rank[i], i))
-
-
 def in_key(progression: Progression, key: Key) -> Progression:
     """``progression`` moved to ``key``: every chord rebuilt on its degree in the new scale (same
-    number of tones, inversions kept as inversions) and voiced again."""
+    number of tones, inversions kept as inversions) and voiced again; a chromatic chord (a quality
+    the old key would not stack there) keeps its quality on the same degree."""
+    old = scale_of(progression.key.root, progression.key.mode)
     scale = scale_of(key.root, key.mode)
     planned = []
     for p in plan_of(progression):
-        shape = stack(scale, p.degree, len(p.shape.tones))
+        index, shift = parse_degree(p.degree)
+        try:
+            diatonic = stack(old, p.degree, len(p.shape.tones)).quality == p.shape.quality
+        except BadRequestError:
+            diatonic = False
+        if diatonic:
+            shape = stack(scale, p.degree, len(p.shape.tones))
+        else:
+            shape = shape_of(scale.degree_pc(index) + shift, p.shape.quality)
         inverted = p.bass != p.shape.root
         planned.append(Planned(p.degree, shape, p.beats, shape.tones[1] if inverted else shape.root))
     return progression.model_copy(update={"key": key, "chords": chords_of(scale, planned)})

@@ -20,6 +20,7 @@ from backbeat.engine.time import PPQ, Meter as TimeMeter
 
 from .drum_maps import note_table
 from .errors import BadRequestError, MidiDataError
+from .instruments import program
 from .model import Key, Part, SongState, Track
 
 NoteRow = tuple[int, int, int, int, int]
@@ -59,7 +60,7 @@ def part_file(song: SongState, part: Part | str) -> bytes:
         track = song.track(part)  # type: ignore[arg-type]
     except KeyError:
         raise BadRequestError(f"the song has no {part!r} track") from None
-    events = [_name(track.name), *_conductor(song), *_note_events(song, track)]
+    events = [_name(track.name), *_conductor(song), *_program(song, track), *_note_events(song, track)]
     return _smf(0, [_chunk(events, _grid(song)[1])])
 
 
@@ -71,7 +72,7 @@ def arrangement_file(song: SongState) -> bytes:
         for start, section in zip(song.arrangement.start_bars(), song.arrangement.sections)
     ]
     head = [_name(f"{song.intent.genre.primary} - {key}"), *_conductor(song), *markers]
-    parts = [[_name(track.name), *_note_events(song, track)] for track in song.tracks]
+    parts = [[_name(track.name), *_program(song, track), *_note_events(song, track)] for track in song.tracks]
     return _smf(1, [_chunk(events, end) for events in (head, *parts)])
 
 
@@ -134,6 +135,12 @@ def key_signature(key: Key) -> str:
     if key.mode.lower() in MINOR_MODES:
         return MINOR_SPELLING.get(key.root, key.root) + "m"
     return MAJOR_SPELLING.get(key.root, key.root)
+
+
+def _program(song: SongState, track: Track) -> list[Raw]:
+    """A program change at tick 0, so players other than the MPC preview the right instrument."""
+    number = program(song, track.part)
+    return [] if number is None else [(0, bytes((0xC0 | (track.channel - 1), number)))]
 
 
 def _spans(song: SongState, track: Track) -> list[tuple[int, int, int, int]]:

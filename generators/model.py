@@ -219,6 +219,8 @@ class Progression(Model):
     """Name of the progression template in config/progressions.toml ("" when not from one)."""
     degrees: list[str] = []
     """Scale degree of each chord ("1", "b6"): what a key change keeps."""
+    bridge: Annotated[int, Field(ge=0, le=15)] = 0
+    """How many of the last chords are the bridge's own progression; the loop is the rest."""
 
     def symbols(self) -> list[str]:
         return [c.symbol for c in self.chords]
@@ -245,6 +247,9 @@ class Section(Model):
     """Parts that play in this section."""
     chord_order: Annotated[list[int], Field(min_length=1)]
     """Indices into the progression, played in order and looped to fill the section."""
+    enters: dict[Part, Annotated[int, Field(ge=0)]] = {}
+    """Bar of the section (zero-based) at which a part comes in; a part not named plays from the
+    start. Drums entering on the last bar play a pickup fill into the next section."""
 
 
 class Arrangement(Model):

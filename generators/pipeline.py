@@ -80,7 +80,7 @@ def _harmony(d: Draft, attempt: int) -> Draft:
 
 
 def _arrangement(d: Draft, attempt: int) -> Draft:
-    return d.model_copy(update={"arrangement": arrangement(d.intent, d.progression)})
+    return d.model_copy(update={"arrangement": arrangement(d.intent, d.progression, seed=_seed(d, attempt))})
 
 
 def make_part(d: Draft, part: Part, attempt: int = 1) -> Track:

@@ -46,6 +46,48 @@ class ArtistEntry(Table):
         return v
 
 
+def _check_digits(where: str, text: str) -> None:
+    if len(text) != 16 or not text.isdigit():
+        raise ValueError(f"{where}: {text!r} must be 16 digits, one per 16th of the bar")
+
+
+class FeelSpec(Table):
+    """How a genre's parts sit in time: swing, micro-timing, accents, the bass's lock to the kick."""
+
+    swing: Annotated[float, Field(ge=0.5, le=0.75)] = 0.5
+    """Where the off-beat of each pair of grid steps falls: 0.5 straight, 0.667 triplet swing."""
+    grid: Literal[8, 16] = 16
+    """The note value that swings: 8 (swung eighths, jazz) or 16 (swung sixteenths, MPC swing)."""
+    human_ms: Annotated[float, Field(ge=0.0, le=20.0)] = 0.0
+    """Standard deviation of each onset's timing in milliseconds (0: quantized, as programmed)."""
+    lag_ms: dict[str, float] = {}
+    """A part ("bass", "chords", "lead", "drums") or drum lane ("snare") -> how far behind the beat
+    it sits in milliseconds (negative: pushed ahead)."""
+    strum_ms: Annotated[float, Field(ge=0.0, le=40.0)] = 0.0
+    """Time from a chord's lowest to its highest voice (a guitar strum; 0 for keys)."""
+    lock: bool = False
+    """The bass (an 808) plays with the kick, as trap, drill and boom bap do."""
+    hat_accent: str = "9353935393539353"
+    """Velocity shape of hats, shakers and rides per 16th: each digit adds (digit - 5) x 4."""
+    accent: str = "8555655565556555"
+    """Velocity shape of bass and comping per 16th, the same way."""
+
+    @model_validator(mode="after")
+    def _shapes(self) -> FeelSpec:
+        _check_digits("hat_accent", self.hat_accent)
+        _check_digits("accent", self.accent)
+        return self
+
+
+class HarmonySpec(Table):
+    """How far a genre's harmony strays from its scale (``generators.colour``)."""
+
+    colour: dict[Literal["secondary", "passing-dim", "tritone", "approach", "blues"], Unit] = {}
+    """Device -> chance per place it fits."""
+    budget: Annotated[float, Field(ge=0.0, le=0.3)] = 0.0
+    """Largest share of out-of-scale chord tones (weighted by length) the colour may bring."""
+
+
 class GenreEntry(Table):
     name: str
     aliases: list[str] = []
@@ -68,6 +110,12 @@ class GenreEntry(Table):
     comping: str
     lead: str
     traits: list[str] = []
+    feel: FeelSpec = FeelSpec()
+    harmony: HarmonySpec = HarmonySpec()
+    arrangements: list[str] = []
+    """Other arrangement templates within the genre's conventions; the seed picks among all."""
+    programs: dict[Literal["bass", "chords", "lead"], Annotated[int, Field(ge=0, le=127)]] = {}
+    """General MIDI program (0-based) each melodic part previews with in a .mid file."""
 
     @model_validator(mode="after")
     def _tempo(self) -> GenreEntry:
@@ -177,6 +225,8 @@ class ProgressionTemplate(Table):
     """Scale degrees 1-7, optionally flattened or sharpened: "1", "4", "b7", "#4"."""
     beats: list[int] = []
     """Beats per chord; empty means one bar each."""
+    role: Literal["loop", "bridge"] = "loop"
+    """A song's loop, or a bridge played against one."""
 
     @model_validator(mode="after")
     def _shape(self) -> ProgressionTemplate:
@@ -194,8 +244,10 @@ class SectionSpec(Table):
     energy: Unit
     transition: Transition
     tracks: list[Part]
-    harmony: Literal["main", "first-half", "second-half", "tonic", "reverse"] = "main"
-    """Which part of the chord loop the section plays."""
+    harmony: Literal["main", "first-half", "second-half", "tonic", "reverse", "bridge"] = "main"
+    """Which part of the chord loop the section plays ("bridge": the progression's bridge chords)."""
+    chance: Unit = 1.0
+    """Chance that the section is in the song (the seed decides), unless the prompt names the form."""
 
 
 class ArrangementTemplate(Table):
@@ -238,7 +290,26 @@ class DrumStyle(Table):
     halftime: dict[str, str] = {}
     """Lane overrides that give the half-time feel (snare on 3)."""
     rolls: Unit = 0.0
-    """Chance per bar, scaled by the rhythmic dial, of a hi-hat roll (ratchet) on the last beat."""
+    """Chance per bar, scaled by the rhythmic dial, of a hi-hat roll (ratchet)."""
+    roll_kinds: list[str] = []
+    """Keys of the rolls table this style draws from (32nds, 16th triplets, ...)."""
+    roll_lane: str = "hat"
+    """The lane rolls are played on (a ride in techno, a shaker in deep house)."""
+    roll_beats: list[Annotated[int, Field(ge=0, le=3)]] = [1, 2, 3]
+    """Zero-based beats of the bar a roll may start on (or on their off-beat)."""
+    vary: Unit = 0.5
+    """Chance, twice per bar, that a hat or percussion lane gains or loses one hit (ad-libs)."""
+    flams: Unit = 0.0
+    """Chance per bar that the backbeat (clap, snare or rim) is flammed: a soft grace hit a 32nd
+    triplet before each stroke."""
+    ghosts: Unit = 0.6
+    """Chance per bar, scaled by the rhythmic dial, of ghost snares on empty off-beats."""
+    turn: dict[str, str] = {}
+    """Lanes laid over the last bar of each 4-bar phrase (a turnaround: a kick pickup, an open hat)."""
+    fill_chance: Unit = 0.5
+    """Chance of a fill into a section that does not rise in energy (a rise always gets one)."""
+    crash: bool = True
+    """Whether a rise in energy is marked with a crash on its downbeat."""
 
     @model_validator(mode="after")
     def _steps(self) -> DrumStyle:
@@ -247,6 +318,8 @@ class DrumStyle(Table):
                 _check_steps(f"{level}.{lane}", text, self.steps, "Xxo.")
         for lane, text in self.halftime.items():
             _check_steps(f"halftime.{lane}", text, self.steps, "Xxo.")
+        for lane, text in self.turn.items():
+            _check_steps(f"turn.{lane}", text, self.steps, "Xxo.")
         if set(self.variants) != {"sparse", "main", "busy"}:
             raise ValueError("a drum style needs sparse, main and busy variants")
         return self
@@ -257,7 +330,18 @@ class DrumFill(Table):
     lanes: dict[str, str]
     """Step strings for the last bar of a section; "." leaves the groove's own hit."""
     clear: list[str] = []
-    """Groove lanes silenced while the fill plays."""
+    """Groove lanes silenced while the fill plays ("*": every lane)."""
+    clear_from: Annotated[int, Field(ge=0, le=31)] | None = None
+    """Step from which the ``clear`` lanes are silenced (default: the fill's first hit)."""
+    pickup: bool = False
+    """The fill stands alone: drums that sat the section out can enter with it on its last bar."""
+    transitions: list[Transition] = []
+    """Transitions the fill suits (empty: any)."""
+    lift: bool = True
+    """Strong enough to lead into a section of higher energy (a lone open hat is not)."""
+    roll: str = ""
+    """A roll kind of the rolls table played on the hats from ``roll_from`` to the end of the bar."""
+    roll_from: Annotated[int, Field(ge=0, le=31)] = 8
 
     @model_validator(mode="after")
     def _steps(self) -> DrumFill:
@@ -266,11 +350,22 @@ class DrumFill(Table):
         return self
 
 
+class RollKind(Table):
+    spacing: Annotated[int, Field(ge=10, le=119)]
+    """Ticks between the hits of a roll (60: 32nds, 80: 16th triplets, 40: 32nd triplets)."""
+
+
 class DrumTables(Table):
     gm: dict[str, Annotated[int, Field(ge=27, le=87)]]
     """Lane name -> General MIDI percussion note (channel 10)."""
     styles: dict[str, DrumStyle]
     fills: dict[str, DrumFill]
+    rolls: dict[str, RollKind] = {}
+
+
+BASS_ROLES = "R3578acw"
+"""Bass roles: R root (or slash bass), 3/5/7 chord tones, 8 root an octave up, a scale step into the
+next chord, c a semitone into it, w a walking step toward it."""
 
 
 class PatternStyle(Table):
@@ -278,21 +373,33 @@ class PatternStyle(Table):
 
     steps: Literal[12, 16, 24, 32] = 16
     variants: dict[Level, str]
-    """Bass: R root, 3/5/7 chord tones, 8 octave, a approach to the next chord, "-" hold, "." rest.
+    """Bass: one of ``BASS_ROLES`` per step, "-" hold, "." rest.
     Comping: X accent, x hit, "-" hold, "." rest."""
     gate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
     """Fraction of a note's written length that sounds (legato 1.0, staccato 0.5)."""
     arp: Literal["none", "up", "updown"] = "none"
     """Comping only: play one chord tone per onset, cycling, instead of the whole chord."""
+    approach: str = ""
+    """Bass only: the role played on the last eighth of each 4-bar phrase (a walk into the next)."""
+    anticipate: Unit = 0.0
+    """Comping only: chance that a repeated section strikes a chord change an eighth early."""
+    vary: Unit = 0.15
+    """Comping only: chance per bar of playing another density level's rhythm (a player varying
+    the comp from bar to bar)."""
+    lock_roles: str = ""
+    """Bass only: roles drawn for the notes played on the kick where the genre locks bass to kick
+    (empty: the style never locks)."""
 
     @model_validator(mode="after")
     def _steps(self) -> PatternStyle:
         if set(self.variants) != {"sparse", "main", "busy"}:
             raise ValueError("a pattern style needs sparse, main and busy variants")
         for level, text in self.variants.items():
-            _check_steps(level, text, self.steps, "R3578aXx-.")
+            _check_steps(level, text, self.steps, BASS_ROLES + "Xx-.")
             if text[0] == "-":
                 raise ValueError(f"{level}: a bar cannot start by holding a note")
+        if set(self.approach + self.lock_roles) - set(BASS_ROLES):
+            raise ValueError(f"approach and lock_roles take bass roles ({BASS_ROLES})")
         return self
 
 
@@ -306,6 +413,8 @@ class LeadStyle(Table):
     """Largest melodic step in scale degrees."""
     sung: bool = False
     """A sung-like line (ballad, soul, pop): it breathes between phrases, as a singer must."""
+    phrase_bars: Literal[2, 4] = 4
+    """Bars per phrase (of the lead's own bar: two clock bars in half time)."""
 
     @model_validator(mode="after")
     def _cells(self) -> LeadStyle:

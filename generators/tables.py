@@ -31,7 +31,9 @@ from .table_models import (  # noqa: F401 - re-exported: the schemas are importe
     DrumFill,
     DrumStyle,
     DrumTables,
+    FeelSpec,
     GenreEntry,
+    HarmonySpec,
     IntentTables,
     LeadStyle,
     Level,
@@ -45,6 +47,7 @@ from .table_models import (  # noqa: F401 - re-exported: the schemas are importe
     PartTables,
     PatternStyle,
     ProgressionTemplate,
+    RollKind,
     QualityEntry,
     RefineTables,
     ScaleEntry,
@@ -138,6 +141,7 @@ class Tables:
             }
             problems += [f"genre {key}: unknown {what} {ref}" for what, (ref, table) in refs.items() if ref not in table]
             problems += [f"genre {key}: unknown mode {m}" for m in g.modes if m not in scales]
+            problems += [f"genre {key}: unknown arrangement {a}" for a in g.arrangements if a not in self.arrangement.templates]
         problems += self._check_subgenres()
         for m in self.intent.moods.values():
             if m.mode and m.mode not in scales:
@@ -152,6 +156,12 @@ class Tables:
             lanes = [lane for v in style.variants.values() for lane in v] + list(style.halftime)
             problems += [f"drum style {key}: unknown lane {lane}" for lane in lanes if lane not in drums.gm]
             problems += [f"drum style {key}: unknown fill {f}" for f in style.fills if f not in drums.fills]
+            problems += [f"drum style {key}: unknown roll {r}" for r in style.roll_kinds if r not in drums.rolls]
+            problems += [f"drum style {key}: unknown turn lane {lane}" for lane in style.turn if lane not in drums.gm]
+            problems += [f"drum style {key}: unknown roll lane {style.roll_lane}" for _ in [0] if style.roll_lane not in drums.gm]
+        for key, fill in drums.fills.items():
+            problems += [f"drum fill {key}: unknown lane {lane}" for lane in [*fill.lanes, *fill.clear] if lane not in drums.gm and lane != "*"]
+            problems += [f"drum fill {key}: unknown roll {fill.roll}" for _ in [0] if fill.roll and fill.roll not in drums.rolls]
         categories = {c for i in self.catalog.instruments for c in i.categories}
         effects = {e.category for e in self.catalog.effects}
         for rule in self.sound.rules:

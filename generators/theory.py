@@ -202,6 +202,45 @@ def stack(scale: Scale, degree: str, size: int) -> ChordShape:
         tones.pop()
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A chord before voicing: its degree in the key, its shape, its length, its bass pitch class."""
+
+    degree: str
+    shape: ChordShape
+    beats: int
+    bass: int
+
+
+_STACK_RANK = {0: 0, 3: 1, 4: 1, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3, 11: 3, 1: 4, 2: 4, 5: 5}
+"""Where an interval sits in a stack of thirds: root, third, fifth, seventh (or sixth), ninth, eleventh."""
+
+
+def stack_order(intervals: list[int]) -> list[int]:
+    """Chord tones in stacking order (root, third, fifth, seventh, ninth, eleventh); in a
+    suspended chord the second or fourth stands where the third would."""
+    rank = dict(_STACK_RANK)
+    if not {3, 4} & set(intervals):
+        rank[2] = rank[5] = 1
+    return sorted(intervals, key=lambda i: (rank[i], i))
+
+
+def shape_of(root: int, quality: str) -> ChordShape:
+    """The chord of ``quality`` (a theory.toml key) on pitch class ``root``, tones in stacking order."""
+    intervals = tables().theory.qualities[quality].intervals
+    return ChordShape(root % 12, quality, tuple((root + i) % 12 for i in stack_order(intervals)))
+
+
+def degree_of(scale: Scale, root: int) -> str:
+    """The scale degree a root stands on: "5" in the scale, else "b3" (a flattened degree) or "#4"."""
+    n = len(scale.intervals)
+    for shift, sign in ((0, ""), (1, "b"), (-1, "#")):
+        for d in range(n):
+            if scale.degree_pc(d) == (root + shift) % 12:
+                return f"{sign}{d + 1}"
+    raise BadRequestError(f"pitch class {root} is on no degree of {scale.mode}")
+
+
 def roman(degree: str, shape: ChordShape) -> str:
     """Roman numeral with quality: "i9", "bVImaj7", "V7", "viiø7"."""
     index, shift = parse_degree(degree)

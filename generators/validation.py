@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .grid import spans, ticks_per_bar
 from .model import SongState
+from .tables import tables
 from .theory import pitch_class, scale_of
 
 DRUM_CHANNEL = 10
@@ -37,15 +38,49 @@ def problems(song: SongState) -> list[str]:
     return found
 
 
+ONSET_WINDOW = 60
+"""A 32nd: how far micro-timing (swing aside) may move an onset from its place on the grid."""
+
+
+def _chord_tones(chord) -> set[int]:
+    root = pitch_class(chord.root)
+    return {(root + i) % 12 for i in tables().theory.qualities[chord.quality].intervals} | {pitch_class(chord.bass or chord.root)}
+
+
+def _chords_by_tick(song: SongState) -> list[tuple[int, int, set[int]]]:
+    bar = ticks_per_bar(song.arrangement)
+    beat = bar // song.arrangement.meter.numerator
+    out = []
+    for section, start in zip(song.arrangement.sections, song.arrangement.start_bars()):
+        out += [(start * bar + sp.start, start * bar + sp.end, _chord_tones(sp.chord)) for sp in spans(section, song.progression, bar, beat)]
+    return out
+
+
 def scale_share(song: SongState, parts: tuple[str, ...] = ("bass", "chords")) -> float:
-    """Share of the notes of ``parts`` that lie in the song's scale."""
+    """Share of the notes of ``parts`` that are in the song's key: in its scale, a tone of the chord
+    the progression plays then (a chromatic chord is the harmony's colour, not a wrong note), or a
+    semitone from the part's next note (a chromatic approach)."""
     scale = scale_of(song.progression.key.root, song.progression.key.mode)
-    pitches = [n.pitch for t in song.tracks if t.part in parts for c in t.clips for n in c.notes]
-    return sum(scale.contains(p) for p in pitches) / len(pitches) if pitches else 1.0
+    bar = ticks_per_bar(song.arrangement)
+    chords = _chords_by_tick(song)
+    notes = sorted((c.start_bar * bar + n.tick, n.pitch) for t in song.tracks if t.part in parts for c in t.clips for n in c.notes)
+    if not notes:
+        return 1.0
+    inside = 0
+    i = 0
+    for k, (tick, pitch) in enumerate(notes):
+        while i + 1 < len(chords) and chords[i][1] <= tick:
+            i += 1
+        tones = chords[i][2] if chords and chords[i][0] <= tick + ONSET_WINDOW else set()
+        nxt = next((p for t, p in notes[k + 1 : k + 4] if t > tick), None)
+        inside += scale.contains(pitch) or pitch % 12 in tones or (nxt is not None and abs(nxt - pitch) == 1)
+    return inside / len(notes)
 
 
 def chord_change_hits(song: SongState) -> tuple[int, int]:
-    """(changes on which the bass sounds the chord's bass note, chord changes while the bass plays)."""
+    """(changes on which the bass sounds the chord's bass note, chord changes while the bass plays).
+    The note counts when it starts within ``ONSET_WINDOW`` of the change (a laid-back bass still
+    marks it)."""
     bar = ticks_per_bar(song.arrangement)
     beat = bar // song.arrangement.meter.numerator
     onsets: dict[int, set[int]] = {}
@@ -59,5 +94,6 @@ def chord_change_hits(song: SongState) -> tuple[int, int]:
         for span in spans(section, song.progression, bar, beat):
             changes += 1
             wanted = pitch_class(span.chord.bass or span.chord.root)
-            hits += wanted in onsets.get(start * bar + span.start, set())
+            at = start * bar + span.start
+            hits += any(wanted in onsets.get(t, ()) for t in range(at - ONSET_WINDOW, at + ONSET_WINDOW + 1))
     return hits, changes
