@@ -33,14 +33,14 @@ from .fake_llm import Reply
 
 Shape = Callable[[str, Reply, dict[str, Any]], Reply]
 """(stage schema name, the valid reply, the request body) -> the reply to send."""
-SPANS = ("main", "first-half", "second-half", "tonic", "reverse")
+SPANS = ("main", "first-half", "second-half", "tonic", "reverse", "bridge")
 
 
 @lru_cache(maxsize=64)
 def _plan(prompt: str, seed: int, bars: int | None) -> tuple[PipelineIntent, Progression, Arrangement]:
     intent = decompose(prompt, seed=seed, bars=bars)
     p = progression(intent, seed=seed)
-    return intent, p, arrangement(intent, p)
+    return intent, p, arrangement(intent, p, seed=seed)
 
 
 @lru_cache(maxsize=256)
@@ -94,13 +94,14 @@ def intent_answer(prompt: str, seed: int) -> str:
 
 
 def harmony_answer(p: Progression) -> str:
-    return _dump({"name": p.name, "chords": [{"symbol": c.symbol, "degree": c.degree, "beats": c.beats} for c in p.chords]})
+    return _dump({"name": p.name, "chords": [{"symbol": c.symbol, "degree": c.degree, "beats": c.beats} for c in p.chords], "bridge": p.bridge})
 
 
-def arrangement_answer(a: Arrangement, chords: int) -> str:
+def arrangement_answer(a: Arrangement, chords: int, bridge: int = 0) -> str:
     return _dump({"sections": [
-        {"kind": s.kind, "bars": s.bars, "energy": s.energy, "transition": s.transition, "tracks": list(s.active_tracks),
-         "harmony": next((h for h in SPANS if chord_order(h, chords) == s.chord_order), "main")}
+        {"kind": s.kind, "bars": s.bars, "energy": s.energy, "transition": s.transition,
+         "tracks": [t for t in s.active_tracks if t not in s.enters],  # a pickup is the arrangement's rule, not the model's
+         "harmony": next((h for h in SPANS if chord_order(h, chords, bridge) == s.chord_order), "main")}
         for s in a.sections
     ]})
 
@@ -182,7 +183,7 @@ def answer(stage: str, body: dict[str, Any]) -> str:
     if stage == "HarmonyAnswer":
         return harmony_answer(p)
     if stage == "ArrangementAnswer":
-        return arrangement_answer(a, len(p.chords))
+        return arrangement_answer(a, len(p.chords), p.bridge)
     tracks = [json.loads(v)["part"] for _, v in _track_lines(body)]
     if stage in ("ClipAnswer", "HexClipAnswer"):
         part = tracks[0]

@@ -5,7 +5,8 @@ Every function here takes an answer that already matched its schema (``schemas``
 returns a value that passes backbeat's own validation, or raises ``RepairError`` when nothing
 musical is left to save; the calling stage then falls back to its algorithm. What can be fixed is
 fixed: chord symbols and roman numerals are mapped onto theory.toml's qualities, chords that are no
-chord are dropped, a key-breaking progression is snapped back into the scale (``harmony.OUT_BUDGET``),
+chord are dropped, a key-breaking progression is snapped back into the scale (within the genre's
+colour budget, at least ``harmony.OUT_BUDGET``),
 section kinds are mapped onto the arrangement table and fitted to the exact length, catalog names
 are checked, and tempo-synced times are recomputed from the tempo, never taken from the model.
 
@@ -27,7 +28,7 @@ from functools import cache
 from backbeat.engine.time import ms_per_note
 
 from backbeat.generators import sound
-from backbeat.generators.arrangement import chord_order, fit
+from backbeat.generators.arrangement import chord_order, fit, with_pickups
 from backbeat.generators.errors import GeneratorError
 from backbeat.generators.harmony import OUT_BUDGET, Planned, voice
 from backbeat.generators.intent import Guess, Hints, Mention, explicit_key, scan
@@ -62,7 +63,7 @@ SECTION_ALIASES = {"pre-chorus": "pre", "prechorus": "pre", "pre chorus": "pre",
                    "interlude": "break", "refrain": "chorus", "instrumental": "solo", "coda": "outro",
                    "ending": "outro", "buildup": "build", "build-up": "build", "build up": "build", "riser": "build"}
 TRANSITIONS = ("cut", "fade", "build", "breakdown", "drop", "filter_sweep")
-HARMONY_SPANS = ("main", "first-half", "second-half", "tonic", "reverse")
+HARMONY_SPANS = ("main", "first-half", "second-half", "tonic", "reverse", "bridge")
 NOTE_VALUES = ("1/1", "1/2", "1/2 dotted", "1/2 triplet", "1/4", "1/4 dotted", "1/4 triplet", "1/8", "1/8 dotted",
                "1/8 triplet", "1/16", "1/16 dotted", "1/16 triplet", "1/32", "1/64", "1/128")
 """Note values a time in ms without one is snapped to."""
@@ -286,14 +287,14 @@ def _out_weight(scale: Scale, p: Planned) -> int:
     return sum(t not in scale.pitch_classes for t in p.shape.tones) * p.beats
 
 
-def in_budget(scale: Scale, chords: list[Planned]) -> list[Planned]:
+def in_budget(scale: Scale, chords: list[Planned], budget: float = OUT_BUDGET) -> list[Planned]:
     """``chords`` with the worst offenders replaced by the chord stacked on the nearest scale degree
-    below, until at most ``OUT_BUDGET`` of the tones (weighted by length) lie outside the scale."""
+    below, until at most ``budget`` of the tones (weighted by length) lie outside the scale."""
     chords = list(chords)
     while True:
         total = sum(len(p.shape.tones) * p.beats for p in chords)
         out = sum(_out_weight(scale, p) for p in chords)
-        if out <= OUT_BUDGET * total:
+        if out <= budget * total:
             return chords
         i = max(range(len(chords)), key=lambda k: _out_weight(scale, chords[k]))
         p = chords[i]
@@ -316,7 +317,7 @@ def progression(answer: HarmonyAnswer, intent: PipelineIntent) -> Progression:
         raise RepairError("no chord in the answer could be read as a chord")
     if len(planned) < len(answer.chords[:MAX_CHORDS]):
         log.info("dropped %d answered chord(s) that are no chord", len(answer.chords[:MAX_CHORDS]) - len(planned))
-    planned = in_budget(scale, planned)
+    planned = in_budget(scale, planned, max(OUT_BUDGET, tables().intent.genres[intent.genre.primary].harmony.budget))
     chords = []
     for p, notes in zip(planned, voice(planned)):
         slash = p.bass if p.bass != p.shape.root else None
@@ -327,7 +328,8 @@ def progression(answer: HarmonyAnswer, intent: PipelineIntent) -> Progression:
         ))
     genre = tables().intent.genres[intent.genre.primary].name
     name = answer.name.strip()[:60] or f"{genre} - from the model"
-    return Progression(name=name, key=intent.key, chords=chords, style="llm", degrees=[p.degree for p in planned])
+    bridge = min(max(answer.bridge, 0), len(chords) - 1)
+    return Progression(name=name, key=intent.key, chords=chords, style="llm", degrees=[p.degree for p in planned], bridge=bridge)
 
 
 # --- stage 3: arrangement ------------------------------------------------------------------------------
@@ -372,10 +374,21 @@ def arrangement(answer: ArrangementAnswer, intent: PipelineIntent, progression: 
         name = f"{spec.kind} {seen[spec.kind]}" if counts[spec.kind] > 1 else spec.kind
         sections.append(Section(
             name=name, kind=spec.kind, bars=bars, energy=round(spec.energy, 3), transition=spec.transition,
-            active_tracks=list(spec.tracks), chord_order=chord_order(spec.harmony, len(progression.chords)),
+            active_tracks=list(spec.tracks), chord_order=chord_order(spec.harmony, len(progression.chords), progression.bridge),
         ))
-    template = tables().intent.genres[intent.genre.primary].arrangement
-    return Arrangement(meter=Meter(), sections=sections, template=template)
+    return Arrangement(meter=Meter(), sections=with_pickups(sections), template=_template(intent, [s.kind for s in sections]))
+
+
+def _template(intent: PipelineIntent, kinds: list[str]) -> str:
+    """The first of the genre's arrangement templates that introduces the answered section kinds in
+    the answer's order (the template's name labels the arrangement; the model does not give it)."""
+    genre = tables().intent.genres[intent.genre.primary]
+    wanted = list(dict.fromkeys(kinds))
+    for key in (genre.arrangement, *genre.arrangements):
+        form = [k for k in dict.fromkeys(s.kind for s in tables().arrangement.templates[key].sections) if k in wanted]
+        if form == wanted:
+            return key
+    return genre.arrangement
 
 
 # --- stages 5 and 6: sound -----------------------------------------------------------------------------

@@ -79,6 +79,8 @@ class HarmonyAnswer(Answer):
     """A short name for the progression."""
     chords: list[ChordAnswer]
     """At most 16 chords, in playing order."""
+    bridge: int = 0
+    """How many of the last chords are a bridge progression of their own (0: none)."""
 
 
 # --- stage 3: arrangement ---------------------------------------------------------------------------
@@ -95,7 +97,7 @@ class SectionAnswer(Answer):
     tracks: list[str] = []
     """Parts that play: drums, bass, chords, lead."""
     harmony: str = "main"
-    """Which part of the chord loop: main, first-half, second-half, tonic or reverse."""
+    """Which part of the chord loop: main, first-half, second-half, tonic, reverse or bridge."""
 
 
 class ArrangementAnswer(Answer):
