@@ -118,7 +118,50 @@ def test_last_section_fades_or_cuts_and_sections_name_their_template(bases):
     for genre in GENRES:
         arr, _ = arranged(bases, genre, 64)
         assert arr.sections[-1].transition in ("fade", "cut")
-        assert arr.template == tables().intent.genres[genre].arrangement
+        entry = tables().intent.genres[genre]
+        assert arr.template in (entry.arrangement, *entry.arrangements)
+
+
+def test_seeds_vary_the_arrangement_within_the_genres_conventions(bases):
+    varied = 0
+    for genre in GENRES:
+        intent, prog = bases[genre]
+        forms = {tuple((s.kind, s.bars) for s in arrangement(intent, prog, seed=seed).sections) for seed in range(1, 7)}
+        varied += len(forms) > 1
+        entry = tables().intent.genres[genre]
+        for seed in range(1, 7):
+            assert arrangement(intent, prog, seed=seed).template in (entry.arrangement, *entry.arrangements)
+    assert varied >= 0.8 * len(GENRES)
+
+
+def test_a_named_form_is_kept_whatever_the_seed(bases):
+    intent, prog = bases["pop"]
+    kinds = ["intro", "verse", "pre", "chorus", "bridge", "chorus"]
+    asked = intent.model_copy(update={"duration": Duration(total_bars=48, sections=kinds)})
+    for seed in range(1, 6):
+        assert [s.kind for s in arrangement(asked, prog, seed=seed).sections] == kinds
+
+
+def test_a_bridge_plays_the_bridge_chords_and_the_rest_the_loop():
+    s = song("pop, 64 bars, 4 tracks", 1)
+    prog, arr = s.progression, s.arrangement
+    loop = list(range(len(prog.chords) - prog.bridge))
+    assert prog.bridge
+    for section in arr.sections:
+        if section.kind == "bridge":
+            assert section.chord_order == list(range(len(loop), len(prog.chords)))
+        else:
+            assert set(section.chord_order) <= set(loop)
+
+
+def test_drums_sitting_a_section_out_come_in_with_a_pickup_before_a_rise():
+    s = song("Ballad", 1)
+    secs = s.arrangement.sections
+    for a, b in zip(secs, secs[1:]):
+        if "drums" in a.enters:
+            assert a.enters["drums"] == a.bars - 1 and "drums" in a.active_tracks
+            assert "drums" in b.active_tracks and b.energy > a.energy
+    assert any("drums" in x.enters for x in secs)
 
 
 def test_section_at_and_start_bars():

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from backbeat import cli
 from backbeat.generators import files, midi
+from backbeat.generators.tables import tables
 from backbeat.generators.errors import BadRequestError, MidiDataError, SessionError
 from backbeat.generators.model import (
     Arrangement, Chord, Clip, CreativityDials, Duration, Energy, GenreBlend, GenreDNA, Key, Meter,
@@ -125,9 +126,25 @@ def test_part_file_meta_and_end_of_track(song):
 
 def test_note_offs_are_note_off_messages_and_come_first_at_a_tick(song):
     (track,) = messages(midi.part_file(song, "bass"))  # two bass notes touch at tick 4800
-    kinds = [(m.type, m.velocity) for m in track if not m.is_meta]
+    kinds = [(m.type, m.velocity) for m in track if m.type in ("note_on", "note_off")]
     assert kinds == [("note_on", 90), ("note_off", 64), ("note_on", 80), ("note_off", 64)]
     assert all(m.time >= 0 for m in track)
+
+
+def test_every_melodic_part_previews_with_its_genres_program(song):
+    wanted = tables().intent.genres[song.intent.genre.primary].programs
+    for part in ("drums", "bass", "chords"):
+        (track,) = messages(midi.part_file(song, part))
+        changes = [m for m in track if m.type == "program_change"]
+        if part == "drums":
+            assert changes == []  # channel 10 is the kit; a drum map turns roles into pads
+            continue
+        first_note = next(i for i, m in enumerate(track) if m.type == "note_on")
+        assert [(m.program, m.channel + 1) for m in changes] == [(wanted[part], song.track(part).channel)]
+        assert track.index(changes[0]) < first_note
+    data = midi.arrangement_file(song)
+    per_track = [[m.program for m in t if m.type == "program_change"] for t in mido.MidiFile(file=io.BytesIO(data)).tracks[1:]]
+    assert per_track == [[], [wanted["bass"]], [wanted["chords"]]]
 
 
 def test_arrangement_file_tracks_names_markers_and_channels(song):

@@ -13,6 +13,7 @@ import pytest
 from backbeat.benchmarks.fake_llm import FakeLLMServer, Reply
 from backbeat.benchmarks.simulated import SimulatedModel
 from backbeat.generators import validation
+from backbeat.generators.harmony import OUT_BUDGET
 from backbeat.generators.model import PARTS
 from backbeat.generators.tables import tables
 from backbeat.generators.theory import SHARP_NAMES, pitch_class
@@ -121,5 +122,6 @@ async def test_a_wrong_key_progression_is_snapped_back_into_the_scale():
         draft = await compose_with_llm(server, bars=8)
     scale = {(pitch_class(draft.intent.key.root) + i) % 12 for i in tables().theory.scales[draft.intent.key.mode].intervals}
     tones = [n % 12 for c in draft.progression.chords for n in c.notes]
-    assert sum(t in scale for t in tones) / len(tones) >= 0.95
+    colour = max(OUT_BUDGET, tables().intent.genres[draft.intent.genre.primary].harmony.budget)  # the genre's chromatic colour stays
+    assert sum(t in scale for t in tones) / len(tones) >= 1 - colour - 0.05
     assert sources(draft)["harmony"] == "llm"

@@ -24,12 +24,12 @@ def song():
     [
         ("what key is this in?", "key", "Bb dorian"),
         ("What chord is bar 5?", "chord_at_bar", "Bar 5 (verse): Bbm9"),
-        ("chords in measure 7?", "chord_at_bar", "Bar 7 (verse): Gm7b5"),  # half time: two bars a chord
+        ("chords in measure 7?", "chord_at_bar", "Bar 7 (verse): Eb9"),  # half time: two bars a chord
         ("what tempo?", "tempo", "134 BPM"),
         ("which instrument is on bass?", "instrument", "Bass: Bassline"),
         ("what sound is on the keys", "instrument", "Chords: Electric"),
         ("how many bars?", "bars", "16 bars in 4 sections"),
-        ("what's the progression", "progression", "Bbm9 → Gm7b5 → Eb9 → Fm9"),
+        ("what's the progression", "progression", "Bbm9 → E9 → Eb9 → Ab9"),
         ("what sections are there?", "sections", "intro (4) → verse (4)"),
         ("what genre is this", "genre", "neo-soul with uk-garage"),
     ],

@@ -45,6 +45,7 @@ async def test_every_stage_comes_from_the_model_and_the_song_is_valid(simulated)
     offline = await pipeline.compose_async(pipeline.new_draft(draft.prompt, seed=draft.seed, bars=16))
     assert draft.intent == offline.intent
     assert draft.progression.chords == offline.progression.chords
+    assert draft.progression.bridge == offline.progression.bridge
     assert draft.arrangement == offline.arrangement
 
 
