@@ -5,7 +5,8 @@ prompt, two seeds, plus the flagship prompts), writes each song's ``full-arrange
 the notes back from those bytes (mido), and measures them. Labels the MIDI cannot carry (which
 section is a bridge, which chord the progression plays, the genre's feel) come from the song's
 ``SongState``. ``tests/generators/test_quality.py`` asserts the same figures with these same
-functions, so a definition here is the definition there.
+functions, so a definition here is the definition there. ``backbeat bench music --sketch PROMPT``
+prints a few bars of one song as a step grid instead, to look at it as a producer would.
 
 Definitions (480 ticks per beat; a bar is the song's meter, 4/4 here; "the lead", "the chords" are
 the notes of that part's track in the file):
@@ -771,10 +772,17 @@ def report(result: dict) -> str:
 def register(which: argparse._SubParsersAction) -> None:
     p = which.add_parser("music", help="musical figures of many genres' songs, read from their MIDI")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--sketch", metavar="PROMPT", help="instead, print a few bars of PROMPT's song as a step grid")
+    p.add_argument("--seed", type=int, default=1, help="with --sketch: the song's seed")
+    p.add_argument("--bar", type=int, default=1, help="with --sketch: the first bar to show (from 1)")
+    p.add_argument("--bars", type=int, default=4, help="with --sketch: how many bars")
     p.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.sketch:
+        print(sketch(compose(args.sketch, args.seed), max(0, args.bar - 1), max(1, args.bars)))
+        return 0
     result = measure()
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0

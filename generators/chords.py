@@ -63,7 +63,10 @@ def _onsets(grid: SectionGrid, style: PatternStyle, pattern: str, variant: str, 
     others = [v for v in style.variants.values() if v != pattern] or [pattern]
     for b in range(grid.section.bars):
         turn = b % 8 == 7 or (repeat and b % 4 == 3)
-        text = variant if turn and b < grid.section.bars - 1 and rng.random() < 0.7 else pattern
+        if repeat and b == grid.section.bars - 1:
+            text = variant  # a repeat ends on a varied last bar
+        else:
+            text = variant if turn and b < grid.section.bars - 1 and rng.random() < 0.7 else pattern
         if text is pattern and b and rng.random() < style.vary:
             text = rng.choice(others)
         for i, char in enumerate(text):

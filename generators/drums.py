@@ -68,6 +68,8 @@ def drums(
             for tick, lane, base in bar.rolls:
                 v = velocity(base, energy, rng, jitter=3) + feel_mod.accent(feel.hat_accent, tick, grid.ticks_per_bar) // 2
                 notes.append(Hit(tick=start + tick, duration=20, pitch=gm[lane], velocity=max(1, min(127, v))))
+            for tick, lane, base in bar.graces:
+                notes.append(Hit(tick=start + tick, duration=20, pitch=gm[lane], velocity=velocity(base, energy, rng, jitter=3)))
         if crashes(grid) and style.crash:
             notes.append(Hit(tick=0, duration=HIT, pitch=gm["crash"], velocity=velocity(104, energy, rng, jitter=3)))
         notes = feel_mod.perform(notes, feel, rng, part="drums", bpm=intent.tempo.bpm, lanes=lanes_of)

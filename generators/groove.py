@@ -30,7 +30,9 @@ class Bar:
 
     lanes: dict[str, str]
     rolls: tuple[tuple[int, str, int], ...] = ()
-    """(tick within the bar, lane, base velocity) of each hit off the step grid (rolls, flams)."""
+    """(tick within the bar, lane, base velocity) of each roll hit (off the step grid)."""
+    graces: tuple[tuple[int, str, int], ...] = ()
+    """The same for the grace hits of flams."""
     fill: str | None = None
     """The fill this bar carries, if any."""
 
@@ -63,7 +65,7 @@ def _vary(lanes: dict[str, str], style: DrumStyle, rng: random.Random, rhythmic:
         empty = [s for s in range(steps) if s % 2 and bar["snare"][s] == "."]
         for s in rng.sample(empty, k=min(len(empty), 1 + int(rhythmic * 2))):
             bar["snare"][s] = "o"
-    texture = [lane for lane in bar if lane not in _BACKBONE]
+    texture = [lane for lane in bar if lane not in _BACKBONE and lane not in style.keep]
     for _ in range(2):
         if texture and rng.random() < style.vary:
             lane = rng.choice(texture)
@@ -168,7 +170,7 @@ def bars_of(grid: SectionGrid, style: DrumStyle, intent: PipelineIntent, rng: ra
         if pickup and last:
             name = choose_fill(style, section, rng, pickup=True, lift=True)
             fill = tables().parts.drums.fills[name] if name else None
-            out.append(Bar(with_fill({}, fill) if fill else {}, _fill_rolls(fill, grid.ticks_per_bar) if fill else (), name))
+            out.append(Bar(with_fill({}, fill) if fill else {}, rolls=_fill_rolls(fill, grid.ticks_per_bar) if fill else (), fill=name))
             continue
         bar = _vary(lanes, style, rng, dial, syncopation)
         if b % 4 == 3 and not last:
@@ -186,9 +188,8 @@ def bars_of(grid: SectionGrid, style: DrumStyle, intent: PipelineIntent, rng: ra
                 rolls = _fill_rolls(chosen, grid.ticks_per_bar)
         if fill is None and style.roll_lane in text and style.roll_kinds and rng.random() < style.rolls * (0.5 + dial):
             rolls = _roll(style, grid.ticks_per_bar, rng)
-        if style.flams and rng.random() < style.flams:
-            rolls += _flams(text, grid.ticks_per_bar)
-        out.append(Bar(text, rolls, fill))
+        graces = _flams(text, grid.ticks_per_bar) if style.flams and rng.random() < style.flams else ()
+        out.append(Bar(text, rolls=rolls, fill=fill, graces=graces))
     return out
 
 

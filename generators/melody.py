@@ -215,7 +215,7 @@ def lead(
         bars = -(-grid.length // unit)
         kind_rng = stream(seed, "lead", key, "theme", grid.section.kind)
         size = max(2, style.phrase_bars // 2) if felt else style.phrase_bars  # felt bars are two clock bars long
-        plan = ph.plan(bars, size, style, motif, answer, kind_rng)
+        plan = ph.plan(bars, size, style, motif, answer, kind_rng, fine=felt)
         k = occurrence(grid, arrangement)
         plan = ph.repeat_varied(plan, k, stream(seed, "lead", key, grid.section.kind, k))
         rng = stream(seed, "lead", key, grid.index)

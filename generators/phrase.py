@@ -107,34 +107,34 @@ def syncopate(cell: Cell, rng: random.Random) -> Cell:
 VARIATIONS = (displace, split, merge, syncopate)
 
 
-def _once(cell: Cell, rng: random.Random) -> Cell:
+def _once(cell: Cell, rng: random.Random, fine: bool) -> Cell:
     for _ in range(4):
         how = rng.choice(VARIATIONS)
-        out = how(cell, 2) if how is displace else how(cell, rng)
+        out = how(cell, rng.choice((1, 2)) if fine else 2) if how is displace else how(cell, rng)
         if out != cell and out:
             return out
     return cell
 
 
-def vary(cell: Cell, rng: random.Random) -> Cell:
-    """``cell`` changed one or two ways: displaced by an eighth, a note split, two merged, one
-    anticipated."""
-    out = _once(cell, rng)
-    return _once(out, rng) if rng.random() < 0.5 else out
+def vary(cell: Cell, rng: random.Random, fine: bool = False) -> Cell:
+    """``cell`` changed one or two ways: displaced by an eighth (or, ``fine``, a sixteenth), a note
+    split, two merged, one anticipated."""
+    out = _once(cell, rng, fine)
+    return _once(out, rng, fine) if rng.random() < 0.5 else out
 
 
-def cadence(cell: Cell, sung: bool, rng: random.Random) -> Cell:
-    """The phrase's last bar: the cell's opening, then a long note on beat 2 or 3 — at least a beat —
-    and, in a sung-like style, a rest of a beat or more after it."""
-    end = 12 if sung else STEPS
-    land = rng.choice((4, 6, 8) if sung else (4, 6, 8, 10))
+def cadence(cell: Cell, sung: bool, rng: random.Random, fine: bool = False) -> Cell:
+    """The phrase's last bar: the cell's opening, then a long note landing on or near beat 2 or 3 —
+    at least a beat — and, in a sung-like style, a rest of more than a beat after it."""
+    end = 11 if sung else STEPS  # five steps of rest: a beat and a little, whatever the feel does to it
+    land = rng.choice((4, 6, 7) if sung else (4, 6, 8, 10))
     if rng.random() < 0.5:
-        cell = vary(cell, rng)
+        cell = vary(cell, rng, fine)
     opening = [(s, n) for s, n in cell if s < land][:3]
     return _tidy([*opening, (land, end - land)])
 
 
-def plan(bars: int, size: int, style: LeadStyle, motif: Cell, answer: Cell, rng: random.Random) -> list[BarPlan]:
+def plan(bars: int, size: int, style: LeadStyle, motif: Cell, answer: Cell, rng: random.Random, fine: bool = False) -> list[BarPlan]:
     """Each bar's cell and role for a section of ``bars`` bars (of the lead's own bar length).
 
     Phrases are ``size`` bars long; even phrases are antecedents (ending on a half cadence), odd
@@ -149,18 +149,18 @@ def plan(bars: int, size: int, style: LeadStyle, motif: Cell, answer: Cell, rng:
     for j in range(phrases):
         while len(answers) <= j // 2:  # a new period: the answer varied, or every other time a fresh cell
             fresh = thin(parse(rng.choice(style.cells)), style.density, rng) if len(answers) % 2 == 0 else None
-            answers.append(fresh if fresh and fresh != motif else vary(answers[-1], rng))
+            answers.append(fresh if fresh and fresh != motif else vary(answers[-1], rng, fine))
         reply = answers[j // 2]
         first, last = j * size, min(bars, (j + 1) * size) - 1
         for b in range(first, last + 1):
             if b == last and (b > first or bars == 1):
                 role: Role = "final" if j % 2 or j == phrases - 1 else "half"
                 source = motif if (b - first) % 2 == 0 else reply
-                out.append(BarPlan(cadence(source, style.sung, rng), role, j))
+                out.append(BarPlan(cadence(source, style.sung, rng, fine), role, j))
             elif b == first:
-                out.append(BarPlan(motif if j % 4 == 0 else vary(motif, rng), "motif", j))
+                out.append(BarPlan(motif if j % 4 == 0 else vary(motif, rng, fine), "motif", j))
             else:
-                out.append(BarPlan(reply if (b - first) % 2 else vary(motif, rng), "develop", j))
+                out.append(BarPlan(reply if (b - first) % 2 else vary(motif, rng, fine), "develop", j))
     return out
 
 

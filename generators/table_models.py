@@ -299,6 +299,8 @@ class DrumStyle(Table):
     """Zero-based beats of the bar a roll may start on (or on their off-beat)."""
     vary: Unit = 0.5
     """Chance, twice per bar, that a hat or percussion lane gains or loses one hit (ad-libs)."""
+    keep: list[str] = []
+    """Lanes no ad-lib touches: a clave is the rhythm's key, not a place to improvise."""
     flams: Unit = 0.0
     """Chance per bar that the backbeat (clap, snare or rim) is flammed: a soft grace hit a 32nd
     triplet before each stroke."""
