@@ -3,7 +3,8 @@ energy shaped by the intent's arc, each section given its parts and its share of
 
 The seed picks the template among the genre's own (``arrangement`` and ``arrangements`` in
 config/genres.toml) and keeps or drops its optional sections (``chance``), so two seeds of a genre
-differ within its conventions. A requested bar count is met exactly. Sections keep whole 4-bar
+differ within its conventions; a prompt that names its form gets that form, proportioned as the
+genre's main template. A requested bar count is met exactly. Sections keep whole 4-bar
 phrases where the length allows; a song too short for every section keeps the most important ones
 (config/arrangements.toml ``[priority]``), first occurrences before repeats. A bridge plays the
 progression's own bridge chords; a section the drums sit out gets a one-bar drum pickup when the
@@ -147,7 +148,9 @@ def arrangement(intent: PipelineIntent, progression: Progression, *, template: s
     """The song's sections, exactly ``intent.duration.total_bars`` long, from one of the genre's
     templates (or ``template``, a key of config/arrangements.toml)."""
     rng = stream(seed, "arrangement")
-    key = template or _pick(intent, rng)
+    # a prompt that names its form gets it in the proportions of the genre's main template
+    named = tables().intent.genres[intent.genre.primary].arrangement if intent.duration.sections else None
+    key = template or named or _pick(intent, rng)
     chosen = tables().arrangement.templates[key]
     specs = chosen.sections
     if intent.duration.sections:
