@@ -181,10 +181,10 @@ async def test_the_input_line_is_routed_question_change_or_new_song(daemon):
     assert answer["kind"] == "answer" and status["session"]["key"].split()[0] in answer["answer"]
     question = await c.ok("say", text="simpler")
     assert question["kind"] == "refine" and "?" in question["question"]
-    change = await c.ok("say", text="3rd chord darker")
-    assert change["kind"] == "refine" and "progression" in change["targets"] and change["read"] == ["chord 3: darker"]
+    change = await c.ok("say", text="2nd chord darker")  # the trap song is a two-chord vamp
+    assert change["kind"] == "refine" and "progression" in change["targets"] and change["read"] == ["chord 2: darker"]
     jump = await c.ok("say", text="go to the chrous")
-    assert jump["kind"] == "command" and jump["command"] == "jump hook" and jump["at_bar"]
+    assert jump["kind"] == "command" and jump["command"].startswith("jump hook") and jump["at_bar"]  # the first hook
     mute = await c.ok("say", text="stop the bass")
     assert mute["kind"] == "refine" and mute["read"] == ["bass: mute"]
     song = await c.ok("say", text="deep house in A minor")
