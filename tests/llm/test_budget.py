@@ -136,8 +136,8 @@ async def test_a_clip_cut_at_its_limit_keeps_its_finished_bars_and_asks_for_the_
     with FakeLLMServer(model=SimulatedModel(shape=only("ClipAnswer", runaway))) as server:
         draft = await compose_with_llm(server, bars=8, stages={"warn": lines.append})
     reference = await offline()
-    def played(tracks):  # on the repair's 20-tick grid; lengths are left out
-        return [[[(round(n.tick / 20) * 20, n.pitch, n.velocity) for n in c.notes] for c in t.clips] for t in tracks]
+    def played(tracks):  # on the repair's 20-tick grid, in grid order; lengths are left out
+        return [[sorted((round(n.tick / 20) * 20, n.pitch, n.velocity) for n in c.notes) for c in t.clips] for t in tracks]
 
     assert played(draft.tracks) == played(reference.song().tracks), "every clip whole, bar for bar the simulated model's"
     assert all(c.source == "llm" for t in draft.tracks for c in t.clips)
