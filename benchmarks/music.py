@@ -85,7 +85,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from backbeat.generators import feel, instruments, midi, pipeline
+from backbeat.generators import feel, instruments, midi, midi_inspect, pipeline
 from backbeat.generators.grid import spans, ticks_per_bar
 from backbeat.generators.model import Chord, Section, SongState
 from backbeat.generators.tables import tables
@@ -223,7 +223,7 @@ def hear(song: SongState, *, from_file: bool = True) -> Heard:
         notes = {t.part: sorted((c.start_bar * bar + n.tick, n.duration, n.pitch, n.velocity) for c in t.clips for n in c.notes) for t in song.tracks}
         programs = {t.part: [] if instruments.program(song, t.part) is None else [(0, instruments.program(song, t.part))] for t in song.tracks}
         return Heard(song, notes, programs)
-    parsed = midi.read(midi.arrangement_file(song))
+    parsed = midi_inspect.read(midi.arrangement_file(song))
     by_name = {t.name: t.part for t in song.tracks}
     notes: dict[str, list[Row]] = {}
     programs: dict[str, list[tuple[int, int]]] = {}

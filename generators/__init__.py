@@ -5,9 +5,9 @@ Read in pipeline order: ``intent`` (prompt -> PipelineIntent), ``harmony`` (prog
 (parts: ``groove`` decides the drum bars, ``phrase`` the lead's rhythm, ``feel`` swings and humanises
 every part, ``grid`` is what they share), ``sound`` (presets and effect chains), ``session`` (the
 folder), orchestrated by ``pipeline``. ``model`` holds the pydantic values every stage exchanges,
-``tables`` the validated ``config/`` data, ``theory`` pitch and scale arithmetic, ``midi`` Standard
-MIDI File reading and writing (``instruments`` names each part's preview program), ``llm/`` the
-language-model backend.
+``tables`` the validated ``config/`` data, ``theory`` pitch and scale arithmetic, ``midi`` writes
+Standard MIDI Files (``instruments`` names each part's preview program; ``midi_inspect`` reads and
+validates them, ``midi_edit`` merges, splits and decodes hex), ``llm/`` the language-model backend.
 
 What producers type is read by ``requests`` (the grammar of changes, on ``words`` for numbers,
 ``spelling`` for misspellings and ``targets`` for parts, sections and chords) into a ``reading``;

@@ -1,6 +1,6 @@
 """``backbeat midi``: hex to .mid, merge part files, split a multi-track file, validate files.
 
-The work lives in ``generators.midi``; this module only reads arguments and files, writes results
+The work lives in ``generators.midi_edit`` and ``generators.midi_inspect``; this module only reads arguments and files, writes results
 atomically and prints one line per result.
 """
 
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from backbeat.generators import midi
+from backbeat.generators import midi_edit, midi_inspect
 from backbeat.generators.errors import BadRequestError, MidiDataError
 from backbeat.generators.files import atomic_write
 
@@ -58,21 +58,21 @@ def run_hex2mid(args: argparse.Namespace) -> int:
         text = sys.stdin.read()
     else:
         text = _read(Path(args.hexfile)).decode("utf-8", errors="replace")
-    data = midi.hex_to_midi(text)
+    data = midi_edit.hex_to_midi(text)
     atomic_write(args.out, data)
     print(f"wrote {args.out} ({len(data)} bytes)")
     return EXIT_OK
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    data = midi.merge([(path.stem, _read(path)) for path in args.inputs])
+    data = midi_edit.merge([(path.stem, _read(path)) for path in args.inputs])
     atomic_write(args.out, data)
     print(f"wrote {args.out} ({len(args.inputs)} files merged)")
     return EXIT_OK
 
 
 def run_split(args: argparse.Namespace) -> int:
-    parts = midi.split(_read(args.input))
+    parts = midi_edit.split(_read(args.input))
     if not parts:
         raise MidiDataError(f"{args.input} has no track with notes or other channel messages")
     try:
@@ -86,7 +86,7 @@ def run_split(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def verdict(report: midi.MidiReport) -> str:
+def verdict(report: midi_inspect.MidiReport) -> str:
     """One line: what the file holds, or how many problems it has and the first of them."""
     if report.ok:
         channels = ",".join(map(str, report.channels)) or "none"
@@ -100,7 +100,7 @@ def run_validate(args: argparse.Namespace) -> int:
     invalid = 0
     for path in args.files:
         try:
-            line = verdict(midi.validate(_read(path), drums_channel_only=args.drums))
+            line = verdict(midi_inspect.validate(_read(path), drums_channel_only=args.drums))
         except (MidiDataError, BadRequestError) as error:
             line = f"INVALID: {error}"
         invalid += line.startswith("INVALID")

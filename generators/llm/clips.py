@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from backbeat.engine.time import PPQ
 
-from backbeat.generators import midi
+from backbeat.generators import midi_edit, midi_inspect
 from backbeat.generators.errors import MidiDataError
 from backbeat.generators.grid import SectionGrid, Span, clip, fit_register
 from backbeat.generators.model import Clip, Note, Part, Source
@@ -91,9 +91,9 @@ def from_hex(text: str) -> list[RawNote]:
         RepairError: the text is not the hex of a MIDI file.
     """
     try:
-        data = midi.hex_to_midi(text)
-        resolution = midi.read(data).ticks_per_beat
-        tracks = midi.notes(data)
+        data = midi_edit.hex_to_midi(text)
+        resolution = midi_inspect.read(data).ticks_per_beat
+        tracks = midi_inspect.notes(data)
     except MidiDataError as e:
         raise RepairError(f"the hex MIDI is unusable: {e}") from e
     scale = PPQ / resolution

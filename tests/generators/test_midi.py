@@ -1,4 +1,4 @@
-"""generators.midi (and the ``backbeat midi`` command, and atomic_write), checked against symusic.
+"""generators.midi, midi_edit and midi_inspect (and the ``backbeat midi`` command, and atomic_write), checked against symusic.
 
 symusic parses MIDI with its own C++ reader, so what mido wrote is read back by something else.
 """
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backbeat import cli
-from backbeat.generators import files, midi
+from backbeat.generators import files, midi, midi_edit, midi_inspect
 from backbeat.generators.tables import tables
 from backbeat.generators.errors import BadRequestError, MidiDataError, SessionError
 from backbeat.generators.model import (
@@ -153,9 +153,9 @@ def test_arrangement_file_tracks_names_markers_and_channels(song):
     assert midi_file.type == 1 and len(midi_file.tracks) == 4
     head = midi_file.tracks[0]
     assert head.name == "neo-soul - Eb minor"
-    assert [(m.text, t) for t, m in midi._absolute(head) if m.type == "marker"] == [
+    assert [(m.text, t) for t, m in midi_inspect.absolute(head) if m.type == "marker"] == [
         ("intro", 0), ("verse 1", 2 * BAR)]
-    assert not midi._plays(head)
+    assert not midi_inspect.plays(head)
     assert {sum(m.time for m in track) for track in midi_file.tracks} == {4 * BAR}
     score = symusic.Score.from_midi(data)  # symusic leaves out the note-less tempo track
     assert [t.name for t in score.tracks] == ["Drums", "Sub Bass", "Keys"]
@@ -164,7 +164,7 @@ def test_arrangement_file_tracks_names_markers_and_channels(song):
         assert symusic_notes(track) == [row[:4] for row in expected(song, part)]
     assert [(m.time, m.text) for m in score.markers] == [(0, "intro"), (2 * BAR, "verse 1")]
     assert [t.name for t in midi_file.tracks[1:]] == ["Drums", "Sub Bass", "Keys"]
-    assert [ch for _, ch in [(n, r[0][4]) for n, r in midi.notes(data)[1:]]] == [10, 2, 3]
+    assert [ch for _, ch in [(n, r[0][4]) for n, r in midi_inspect.notes(data)[1:]]] == [10, 2, 3]
 
 
 def test_symusic_reads_a_file_written_to_disk(song, tmp_path):
@@ -177,11 +177,11 @@ def test_symusic_reads_a_file_written_to_disk(song, tmp_path):
 def test_odd_meters_place_clips_at_bar_starts(meter):
     song = make_song(meter=meter)
     data = midi.part_file(song, "drums")
-    assert midi.notes(data)[0][1] == expected(song, "drums")
+    assert midi_inspect.notes(data)[0][1] == expected(song, "drums")
     score = symusic.Score.from_midi(data)
     assert [(t.numerator, t.denominator) for t in score.time_signatures] == [meter]
     bar = 480 * 4 // meter[1] * meter[0]
-    assert midi.validate(data).length_ticks == 4 * bar
+    assert midi_inspect.validate(data).length_ticks == 4 * bar
 
 
 @pytest.mark.parametrize("root", list(Key.model_fields["root"].annotation.__args__))
@@ -211,9 +211,9 @@ def test_overlapping_model_notes_are_written_as_valid_midi():
         clip(0, (0, 960, 60, 100), (480, 960, 60, 90), (480, 120, 60, 50),
              (1000, 5 * BAR, 64, 70))])
     data = midi.part_file(make_song([lead]), "lead")
-    assert midi.validate(data).ok
+    assert midi_inspect.validate(data).ok
     # retrigger cuts the first note; the duplicate keeps the longer; the long note stops at the end
-    assert midi.notes(data)[0][1] == [(0, 480, 60, 100, 4), (480, 960, 60, 90, 4),
+    assert midi_inspect.notes(data)[0][1] == [(0, 480, 60, 100, 4), (480, 960, 60, 90, 4),
                                       (1000, 4 * BAR - 1000, 64, 70, 4)]
 
 
@@ -229,7 +229,7 @@ def test_note_after_the_end_and_missing_part_are_errors():
 
 def test_text_is_written_as_ascii():
     track = Track(name="Café – Keys", part="chords", group="harmony", channel=3, clips=[])
-    assert midi.notes(midi.part_file(make_song([track]), "chords"))[0][0] == "Cafe - Keys"
+    assert midi_inspect.notes(midi.part_file(make_song([track]), "chords"))[0][0] == "Cafe - Keys"
 
 
 # --- hex and read ---------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_hex_round_trip_in_every_spelling(song):
     spelled = [plain, plain.upper(), " ".join(f"0x{b:02X}," for b in data),
                "\n".join(plain[i:i + 32] for i in range(0, len(plain), 32)) + "\n"]
     for text in spelled:
-        assert midi.hex_to_midi(text) == data
+        assert midi_edit.hex_to_midi(text) == data
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -253,7 +253,7 @@ def test_hex_round_trip_in_every_spelling(song):
 ])
 def test_bad_hex_gives_one_clear_line(text, message):
     with pytest.raises(MidiDataError) as caught:
-        midi.hex_to_midi(text)
+        midi_edit.hex_to_midi(text)
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -272,7 +272,7 @@ def good_bytes() -> bytes:
 ])
 def test_read_maps_every_failure_to_midi_data_error(data, message):
     with pytest.raises(MidiDataError, match=message) as caught:
-        midi.read(data)
+        midi_inspect.read(data)
     assert "\n" not in str(caught.value)
 
 
@@ -281,26 +281,26 @@ def test_read_maps_every_failure_to_midi_data_error(data, message):
 
 def test_merge_then_split_round_trips_the_notes(song):
     parts = [(p, midi.part_file(song, p)) for p in ("drums", "bass", "chords")]
-    merged = midi.merge(parts)
+    merged = midi_edit.merge(parts)
     assert mido.MidiFile(file=io.BytesIO(merged)).type == 1
-    rows = midi.notes(merged)
+    rows = midi_inspect.notes(merged)
     assert [name for name, _ in rows] == ["tempo map", "drums", "bass", "chords"]
     assert [r for _, r in rows[1:]] == [expected(song, p) for p in ("drums", "bass", "chords")]
     score = symusic.Score.from_midi(merged)
     assert [t.name for t in score.tracks] == ["drums", "bass", "chords"]
     assert len(score.tempos) == len(score.time_signatures) == len(score.key_signatures) == 1
-    back = midi.split(merged)
+    back = midi_edit.split(merged)
     assert [name for name, _ in back] == ["drums", "bass", "chords"]
     for (name, data), part in zip(back, ("drums", "bass", "chords")):
-        assert midi.notes(data) == [(part, expected(song, part))]
+        assert midi_inspect.notes(data) == [(part, expected(song, part))]
         assert symusic.Score.from_midi(data).tracks[0].is_drum == (part == "drums")
 
 
 def test_split_of_the_arrangement_keeps_meta_and_names_files(song):
-    parts = midi.split(midi.arrangement_file(song))
+    parts = midi_edit.split(midi.arrangement_file(song))
     assert [name for name, _ in parts] == ["drums", "sub-bass", "keys"]
     for (_, data), part in zip(parts, ("drums", "bass", "chords")):
-        assert midi.notes(data)[0][1] == expected(song, part)
+        assert midi_inspect.notes(data)[0][1] == expected(song, part)
         (track,) = messages(data)
         kinds = [m.type for m in track if m.is_meta]
         assert kinds[0] == "track_name" and kinds.count("set_tempo") == 1
@@ -313,7 +313,7 @@ def test_split_names_are_unique_and_safe():
                     clips=[clip(0, (0, 10, 60, 60))])
               for name, part, ch in (("Keys/Pad", "chords", 3), ("keys pad", "lead", 4),
                                      ("***", "bass", 2))]
-    names = [n for n, _ in midi.split(midi.arrangement_file(make_song(tracks)))]
+    names = [n for n, _ in midi_edit.split(midi.arrangement_file(make_song(tracks)))]
     assert names == ["keys-pad", "keys-pad-2", "track-3"]
 
 
@@ -325,15 +325,15 @@ def test_merge_rescales_other_resolutions_and_first_file_tempo_wins(song):
         mido.Message("note_on", note=70, velocity=0, time=48)]))
     buffer = io.BytesIO()
     slow.save(file=buffer)
-    merged = midi.merge([("bass", midi.part_file(song, "bass")), ("lead", buffer.getvalue())])
-    assert midi.notes(merged)[2] == ("lead", [(480, 240, 70, 50, 1)])
+    merged = midi_edit.merge([("bass", midi.part_file(song, "bass")), ("lead", buffer.getvalue())])
+    assert midi_inspect.notes(merged)[2] == ("lead", [(480, 240, 70, 50, 1)])
     assert [round(t.qpm) for t in symusic.Score.from_midi(merged).tempos] == [92]
-    assert midi.validate(merged).ok
+    assert midi_inspect.validate(merged).ok
 
 
 def test_merge_names_tracks_of_a_multi_track_input_by_their_own_names(song):
-    merged = midi.merge([("all", midi.arrangement_file(song))])
-    assert [n for n, _ in midi.notes(merged)] == ["tempo map", "Drums", "Sub Bass", "Keys"]
+    merged = midi_edit.merge([("all", midi.arrangement_file(song))])
+    assert [n for n, _ in midi_inspect.notes(merged)] == ["tempo map", "Drums", "Sub Bass", "Keys"]
 
 
 def test_merge_and_split_drop_system_messages_mido_cannot_write():
@@ -342,8 +342,8 @@ def test_merge_and_split_drop_system_messages_mido_cannot_write():
     data = (bytes.fromhex("4d546864 00000006 0000 0001 01e0") + b"MTrk"
             + len(body).to_bytes(4, "big") + body)
     assert any(m.type == "tune_request" for m in messages(data)[0])
-    for out in (midi.split(data)[0][1], midi.merge([("x", data)])):
-        assert midi.notes(out)[-1][1] == [(0, 10, 60, 9, 1)]
+    for out in (midi_edit.split(data)[0][1], midi_edit.merge([("x", data)])):
+        assert midi_inspect.notes(out)[-1][1] == [(0, 10, 60, 9, 1)]
 
 
 def test_merge_and_split_refuse_useless_input():
@@ -351,11 +351,11 @@ def test_merge_and_split_refuse_useless_input():
     empty.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000)]))
     buffer = io.BytesIO()
     empty.save(file=buffer)
-    assert midi.split(buffer.getvalue()) == []
+    assert midi_edit.split(buffer.getvalue()) == []
     with pytest.raises(MidiDataError, match="none of the files"):
-        midi.merge([("x", buffer.getvalue())])
+        midi_edit.merge([("x", buffer.getvalue())])
     with pytest.raises(BadRequestError):
-        midi.merge([])
+        midi_edit.merge([])
 
 
 # --- validate -------------------------------------------------------------------------------------
@@ -370,17 +370,17 @@ def hand_made(*events: mido.Message, fmt: int = 0) -> bytes:
 
 
 def test_validate_a_good_file(song):
-    report = midi.validate(midi.arrangement_file(song))
+    report = midi_inspect.validate(midi.arrangement_file(song))
     assert report.ok and report.problems == ()
     assert (report.format, report.tracks, report.ticks_per_beat) == (1, 4, 480)
     assert report.notes == 9 + 2 + 3 and report.channels == (2, 3, 10)
     assert report.length_ticks == 4 * BAR
-    assert not midi.validate(midi.arrangement_file(song), drums_channel_only=True).ok
-    assert midi.validate(midi.part_file(song, "drums"), drums_channel_only=True).ok
+    assert not midi_inspect.validate(midi.arrangement_file(song), drums_channel_only=True).ok
+    assert midi_inspect.validate(midi.part_file(song, "drums"), drums_channel_only=True).ok
 
 
 def test_validate_finds_a_missing_note_off():
-    report = midi.validate(hand_made(mido.Message("note_on", note=60, velocity=90),
+    report = midi_inspect.validate(hand_made(mido.Message("note_on", note=60, velocity=90),
                                      mido.Message("note_on", note=62, velocity=90, time=10),
                                      mido.Message("note_on", note=62, velocity=0, time=10)))
     assert not report.ok
@@ -389,7 +389,7 @@ def test_validate_finds_a_missing_note_off():
 
 
 def test_validate_finds_an_overlap_and_a_stray_note_off():
-    report = midi.validate(hand_made(
+    report = midi_inspect.validate(hand_made(
         mido.Message("note_on", note=60, velocity=90, channel=9),
         mido.Message("note_on", note=60, velocity=80, channel=9, time=100),
         mido.Message("note_off", note=60, channel=9, time=100),
@@ -405,14 +405,14 @@ def test_validate_finds_an_overlap_and_a_stray_note_off():
 def test_validate_drums_only_flags_other_channels():
     data = hand_made(mido.Message("note_on", note=36, velocity=90, channel=0),
                      mido.Message("note_off", note=36, channel=0, time=10))
-    assert midi.validate(data).ok
-    (problem,) = midi.validate(data, drums_channel_only=True).problems
+    assert midi_inspect.validate(data).ok
+    (problem,) = midi_inspect.validate(data, drums_channel_only=True).problems
     assert problem == "track 0 'bad': 1 note not on channel 10, first at tick 0 on channel 1"
 
 
 def test_validate_raises_only_for_unparsable_data():
     with pytest.raises(MidiDataError):
-        midi.validate(b"MThd\x00")
+        midi_inspect.validate(b"MThd\x00")
 
 
 # --- properties -----------------------------------------------------------------------------------
@@ -448,8 +448,8 @@ def song_with(runs: dict, meter: tuple[int, int], channel: int) -> SongState:
 def test_part_file_gives_back_the_same_notes(runs, meter, channel):
     song = song_with(runs, meter, channel)
     data = midi.part_file(song, "lead")
-    assert midi.notes(data) == [("Lead", expected(song, "lead"))]
-    assert midi.validate(data).ok
+    assert midi_inspect.notes(data) == [("Lead", expected(song, "lead"))]
+    assert midi_inspect.validate(data).ok
     score = symusic.Score.from_midi(data)
     assert sum(len(t.notes) for t in score.tracks) == len(expected(song, "lead"))
 
@@ -462,10 +462,10 @@ def test_any_model_notes_make_a_valid_file(rows):
     lead = Track(name="Lead", part="lead", group="melody", channel=1,
                  clips=[Clip(section=0, start_bar=0, bars=4, notes=notes)])
     data = midi.part_file(make_song([lead]), "lead")
-    report = midi.validate(data)
+    report = midi_inspect.validate(data)
     assert report.ok and report.length_ticks == 4 * BAR
-    assert all(t + d <= 4 * BAR for t, d, *_ in midi.notes(data)[0][1])
-    assert {r[2] for r in rows} == {r[2] for r in midi.notes(data)[0][1]}
+    assert all(t + d <= 4 * BAR for t, d, *_ in midi_inspect.notes(data)[0][1])
+    assert {r[2] for r in rows} == {r[2] for r in midi_inspect.notes(data)[0][1]}
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -481,14 +481,14 @@ def test_damaged_files_give_only_midi_data_errors(edits):
             del data[where]
         else:
             data.insert(where, value)
-    for use in (midi.validate, midi.notes, midi.split, lambda d: midi.merge([("a", d)])):
+    for use in (midi_inspect.validate, midi_inspect.notes, midi_edit.split, lambda d: midi_edit.merge([("a", d)])):
         try:
             result = use(bytes(data))
         except MidiDataError as error:
             assert "\n" not in str(error)
             continue
-        if use is midi.split:  # what split writes parses again
-            assert all(midi.validate(part).format == 0 for _, part in result)
+        if use is midi_edit.split:  # what split writes parses again
+            assert all(midi_inspect.validate(part).format == 0 for _, part in result)
 
 
 # --- atomic_write ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Issue 2 (correct): for every song, at least 95% of bass and chord notes in the s
 scale, the chord's own tones, or a chromatic approach; ``validation.scale_share``); the bass on the
 chord's bass note on at least 90% of chord changes; no structural problem (same-pitch overlaps,
 drums off channel 10, bars other than requested); and every .mid file read back by symusic (an
-independent C++ parser) and checked for note pairing by ``midi.validate``, drums only on the drum
+independent C++ parser) and checked for note pairing by ``midi_inspect.validate``, drums only on the drum
 track.
 
 Issue 10 (musical): every figure ``backbeat bench music`` reports, on one song per genre plus the
@@ -24,7 +24,7 @@ import pytest
 import symusic
 
 from backbeat.benchmarks import music
-from backbeat.generators import feel, midi, validation
+from backbeat.generators import feel, midi, midi_inspect, validation
 from backbeat.generators.harmony import progression
 from backbeat.generators.intent import decompose, explicit_bars
 from backbeat.generators.model import PARTS
@@ -109,7 +109,7 @@ def test_part_file_reads_back_in_symusic(case, part):
 @pytest.mark.parametrize("part", PARTS)
 def test_part_file_pairs_every_note(case, part):
     _, s, files, _ = case
-    report = midi.validate(files[part], drums_channel_only=(part == "drums"))
+    report = midi_inspect.validate(files[part], drums_channel_only=(part == "drums"))
     assert report.problems == ()
     assert report.format == 0 and report.tracks == 1
     assert report.channels == (s.track(part).channel,)
@@ -124,9 +124,9 @@ def test_arrangement_file(case):
     assert [t.name for t in mf.tracks[1:]] == [s.track(p).name for p in PARTS]
     assert not any(not m.is_meta for m in mf.tracks[0])  # track 0 is the tempo map only
 
-    report = midi.validate(data)
+    report = midi_inspect.validate(data)
     assert report.problems == ()
-    per_track = midi.notes(data)
+    per_track = midi_inspect.notes(data)
     assert per_track[0][1] == []
     for (name, rows), part in zip(per_track[1:], PARTS, strict=True):
         channels = {r[4] for r in rows}

@@ -12,7 +12,7 @@ import symusic
 import trio
 
 from backbeat.engine.time import ms_per_note
-from backbeat.generators import midi, pipeline, revisions, session
+from backbeat.generators import midi, midi_inspect, pipeline, revisions, session
 from backbeat.generators.alternatives import bar_ticks, make, overlap
 from backbeat.generators.errors import BadRequestError
 from backbeat.generators.refine import reached
@@ -95,7 +95,7 @@ def test_three_bass_alternatives_are_valid_in_key_and_meaningfully_different(fol
     assert [a.label for a in alts] == ["A", "B", "C"] and len(revision.notes) == 3
     for a in alts:
         trial = song.model_copy(update={"tracks": [a.track if t.part == "bass" else t for t in song.tracks]})
-        report = midi.validate(midi.part_file(trial, "bass"))
+        report = midi_inspect.validate(midi.part_file(trial, "bass"))
         assert report.ok, report.problems
         assert symusic.Score.from_midi(midi.part_file(trial, "bass")).note_num() > 0
         assert scale_share(trial, ("bass",)) >= 0.95
@@ -112,8 +112,8 @@ def test_choosing_b_puts_b_in_the_song_state_and_the_files(folder):
     assert [c.notes for c in song.track("bass").clips] == [c.notes for c in b.track.clips]
     assert song.track("bass").params == b.track.params
     assert next(a for a in song.alternatives["bass"] if a.label == "B").chosen
-    written = midi.notes((folder / "midi" / "bass.mid").read_bytes())[0][1]
-    expected = midi.notes(midi.part_file(song, "bass"))[0][1]
+    written = midi_inspect.notes((folder / "midi" / "bass.mid").read_bytes())[0][1]
+    expected = midi_inspect.notes(midi.part_file(song, "bass"))[0][1]
     assert written == expected and written
     assert not problems(song)
 
@@ -150,12 +150,12 @@ def test_the_latest_instruction_wins_for_the_element_it_names(folder):
 
 def test_a_key_change_keeps_the_drums_and_moves_the_rest_into_the_new_key(folder):
     old = session.load_song(folder)
-    before = midi.notes((folder / "midi" / "drums.mid").read_bytes())
+    before = midi_inspect.notes((folder / "midi" / "drums.mid").read_bytes())
     revisions.refine_folder(folder, "key D minor")
     song = session.load_song(folder)
     assert song.progression.key.root == "D" and song.progression.key.mode == "minor"
     assert song.track("drums") == old.track("drums")  # only the file's key signature follows the key
-    assert midi.notes((folder / "midi" / "drums.mid").read_bytes()) == before
+    assert midi_inspect.notes((folder / "midi" / "drums.mid").read_bytes()) == before
     assert scale_share(song) >= 0.95
     assert not problems(song)
 
@@ -167,7 +167,7 @@ def test_a_longer_section_keeps_the_song_whole(folder):
     assert new.arrangement.sections[0].bars == song.arrangement.sections[0].bars + 4
     assert new.arrangement.total_bars == song.arrangement.total_bars + 4 == new.intent.duration.total_bars
     assert not problems(new)
-    assert midi.validate((folder / "midi" / "full-arrangement.mid").read_bytes()).ok
+    assert midi_inspect.validate((folder / "midi" / "full-arrangement.mid").read_bytes()).ok
 
 
 def test_warmer_changes_only_the_effect_chains(folder):
