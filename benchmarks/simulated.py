@@ -27,7 +27,7 @@ from backbeat.generators.arrangement import arrangement, chord_order
 from backbeat.generators.harmony import progression
 from backbeat.generators.intent import decompose, explicit_bars, explicit_key, explicit_tempo, scan
 from backbeat.generators.model import Arrangement, Clip, Part, PipelineIntent, Progression, Track
-from backbeat.generators.pipeline import PART_GENERATORS
+from backbeat.generators.parts import PART_GENERATORS
 
 from .fake_llm import Reply
 

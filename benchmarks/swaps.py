@@ -33,7 +33,8 @@ from backbeat.engine.monitor import read_record
 from backbeat.engine.time import PPQ
 from backbeat.generators.edits import retempo
 from backbeat.generators.model import SongState, Track
-from backbeat.generators.pipeline import PART_GENERATORS, compose_sync
+from backbeat.generators.parts import generate
+from backbeat.generators.pipeline import compose_sync
 
 PROMPTS = (
     "pop song, uplifting", "Trap beat, dark", "deep house in A minor", "boom bap with jazzy chords",
@@ -118,7 +119,7 @@ def _change(player: Player, song: SongState, rng: random.Random, kind: str, seed
     part = rng.choice(list(tracks))
     if kind == "mute":
         return player.mute(part, True), None, tracks, {part}, {part}
-    fresh = PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=seed + 99)
+    fresh = generate(song, part, seed=seed + 99)
     new = tracks[part].model_copy(update={"clips": [c.model_copy(update={"version": 2}) for c in fresh.clips]})
     return player.put_track(new, "section"), None, {**tracks, part: new}, set(), set()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import trio
 
-from backbeat.generators import edits, pipeline, session
+from backbeat.generators import edits, parts, pipeline, session
 from backbeat.generators.errors import BadRequestError, GeneratorError, first_error
 from backbeat.generators.model import HistoryEntry, Part, SongState, StageRecord, Track
 from backbeat.generators.settings import Settings
@@ -231,12 +231,8 @@ class Supervisor:
         if not any(t.part == part for t in song.tracks):
             raise ProtocolError("conflict", f"the {part} part has not been written yet")
         old = song.track(part)
-        version = max((c.version for c in old.clips), default=0) + 1
         params = old.params.model_copy(update={"seed": old.params.seed + 1})
-        fresh = await trio.to_thread.run_sync(
-            lambda: pipeline.PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=song.seed, params=params)
-        )
-        track = old.model_copy(update={"params": params, "clips": [c.model_copy(update={"version": version}) for c in fresh.clips]})
+        track = await trio.to_thread.run_sync(parts.regenerate, song, part, params)
         change = self.player.put_track(track, "section")
         entry = HistoryEntry(
             at=datetime.now(timezone.utc).isoformat(timespec="seconds"), action="regenerate",

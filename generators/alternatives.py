@@ -16,7 +16,7 @@ import string
 from .errors import BadRequestError
 from .grid import STYLE_FIELDS, style_key, ticks_per_bar
 from .model import Alternative, Part, PartParams, SongState, Track
-from .pipeline import PART_GENERATORS
+from .parts import generate
 from .tables import tables
 from .theory import pitch_class, scale_of
 
@@ -109,7 +109,7 @@ def make(song: SongState, part: Part, n: int = 3, *, boldness: float = 0.0) -> l
                 style = other_style(song, part, current, used)
                 used.add(style)
                 params = PartParams(seed=seed, style=style, creativity=params.creativity)
-            fresh = PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=song.seed, params=params)
+            fresh = generate(song, part, seed=song.seed, params=params)
             variant = track.model_copy(update={"clips": fresh.clips, "params": params})
         label = _label(index)
         style = style_key(song.intent, part, params)
@@ -128,7 +128,7 @@ def _bolder(song: SongState, track: Track, versus: Track, seed: int, creativity:
     options = []
     for busier, density in ((True, min(1.0, base + 0.35)), (False, max(0.05, base - 0.35))):
         params = PartParams(seed=seed, creativity=creativity, density=density)
-        fresh = PART_GENERATORS[track.part](song.intent, song.progression, song.arrangement, seed=song.seed, params=params)
+        fresh = generate(song, track.part, seed=song.seed, params=params)
         variant = track.model_copy(update={"clips": fresh.clips, "params": params})
         options.append((overlap(variant, versus, bar), not busier, variant, busier))
     _, _, variant, busier = min(options, key=lambda o: (o[0], o[1]))

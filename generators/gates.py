@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from .arrangement import arrangement, templates_for
 from .errors import BadRequestError, GeneratorError
 from .harmony import progression
 from .intent import decompose
-from .pipeline import PART_GENERATORS, STAGE_NAMES, Draft, compose_async
+from .parts import generate
+from .pipeline import STAGE_NAMES, Draft, compose_async
 from .refine import apply
 from .requests import Question, parse
 
@@ -69,8 +71,8 @@ def alternative(stage: str, draft: Draft, round_: int) -> Draft:
     if stage == "arrangement":
         names = templates_for(draft.intent)
         return draft.model_copy(update={"arrangement": arrangement(draft.intent, draft.progression, template=names[round_ % len(names)])})
-    tracks = [PART_GENERATORS[t.part](draft.intent, draft.progression, draft.arrangement, seed=draft.seed,
-                                      params=t.params.model_copy(update={"seed": t.params.seed + round_})) for t in draft.tracks]
+    tracks = [generate(draft, t.part, seed=draft.seed, params=t.params.model_copy(update={"seed": t.params.seed + round_}))
+              for t in draft.tracks]
     return draft.model_copy(update={"tracks": tracks})
 
 
@@ -88,6 +90,11 @@ async def edited(stage: str, draft: Draft, text: str) -> Draft:
         "parts": {"tracks": [t.model_copy(update={"preset": None, "effects": []}) for t in changed.tracks]},
     }[stage]
     return draft.model_copy(update=update)
+
+
+def with_gates(ask: Ask) -> Callable[..., Awaitable[Draft]]:
+    """A ``pipeline.Composer`` that stops at the gates for ``ask``'s answers (``pipeline.run(compose=...)``)."""
+    return partial(compose_with_gates, ask=ask)
 
 
 async def compose_with_gates(draft: Draft, ask: Ask, **options: object) -> Draft:

@@ -21,19 +21,13 @@ from typing import Literal
 import trio
 from pydantic import ValidationError
 
-from . import session, sound, validation
+from . import parts, session, sound, validation
 from .arrangement import arrangement
-from .bass import bass
-from .chords import chords
 from . import drum_maps
-from .drums import drums
 from .errors import BadRequestError, ConfigError, GeneratorError, SessionError, StageError, first_error
 from .harmony import progression
 from .intent import check_bars, decompose, explicit_bars, explicit_tempo
-from .melody import lead
 from .model import PARTS, Arrangement, Model, Part, PipelineIntent, Progression, SongState, StageRecord, Track
-
-PART_GENERATORS: dict[Part, Callable[..., Track]] = {"drums": drums, "bass": bass, "chords": chords, "lead": lead}
 
 
 class Draft(Model):
@@ -84,7 +78,7 @@ def _arrangement(d: Draft, attempt: int) -> Draft:
 
 
 def make_part(d: Draft, part: Part, attempt: int = 1) -> Track:
-    return PART_GENERATORS[part](d.intent, d.progression, d.arrangement, seed=_seed(d, attempt))
+    return parts.generate(d, part, seed=_seed(d, attempt))
 
 
 def _presets(d: Draft, attempt: int) -> Draft:
@@ -294,6 +288,10 @@ async def compose_async(
     return draft
 
 
+Composer = Callable[..., Awaitable[Draft]]
+"""``compose_async`` or a wrapper of it with the same keyword options."""
+
+
 def compose(draft: Draft, *, attempts: int = 3, on_progress: ProgressSink = _ignore) -> Draft:
     """Every remaining stage of ``draft``, in memory (runs its own trio loop)."""
     return trio.run(partial(compose_async, draft, attempts=attempts, on_progress=on_progress))
@@ -312,13 +310,13 @@ async def run(
     on_progress: ProgressSink = _ignore,
     folder: Path | None = None,
     backend: Backend | None = None,
-    ask: Callable[..., Awaitable[object]] | None = None,
+    compose: Composer | None = None,
 ) -> Path:
     """Run the remaining stages into a session folder under ``output_dir``; returns its path.
 
     The work happens in a hidden partial folder with a checkpoint after every stage; ``folder``
-    names an existing partial folder to resume in. With ``ask`` the run pauses at the approval
-    gates of ``generators.gates`` for the producer's answer.
+    names an existing partial folder to resume in. ``compose`` runs the stages (``compose_async``
+    by default; ``gates.with_gates(ask)`` pauses at the approval gates for the producer's answer).
     """
     fresh = folder is None
     folder = folder or session.begin(Path(output_dir), draft.session_id)
@@ -328,13 +326,7 @@ async def run(
 
     try:
         checkpoint(draft)
-        options = {"attempts": attempts, "on_progress": on_progress, "checkpoint": checkpoint, "backend": backend}
-        if ask is None:
-            draft = await compose_async(draft, **options)
-        else:
-            from .gates import compose_with_gates  # gates build on this module
-
-            draft = await compose_with_gates(draft, ask, **options)
+        draft = await (compose or compose_async)(draft, attempts=attempts, on_progress=on_progress, checkpoint=checkpoint, backend=backend)
     except (BadRequestError, ConfigError):
         if fresh:  # bad input or a broken table leaves nothing behind; anything else stays resumable
             shutil.rmtree(folder, ignore_errors=True)

@@ -18,8 +18,8 @@ from .errors import BadRequestError
 from .alternatives import styles
 from .grid import STYLE_FIELDS, part_density, style_key
 from .harmony import in_key, with_beats
-from .model import PARTS, Arrangement, EffectSlot, GenreDNA, Key, Part, PartParams, SongState, Track
-from .pipeline import PART_GENERATORS
+from .model import PARTS, Arrangement, EffectSlot, GenreDNA, Key, Part, SongState, Track
+from .parts import regenerate, silenced_track
 from .reading import Change
 from .recolor import recolor
 from .sound import chain, retime, with_presets
@@ -177,16 +177,6 @@ def _is(part: str) -> str:
     return "are" if part in ("drums", "chords") else "is"
 
 
-def silenced_track(track: Track) -> Track:
-    """``track`` without the notes of its silenced drum lanes."""
-    if not track.silenced:
-        return track
-    gm = tables().parts.drums.gm
-    pitches = {gm[lane] for lane in track.silenced if lane in gm}
-    clips = [clip.model_copy(update={"notes": [n for n in clip.notes if n.pitch not in pitches]}) for clip in track.clips]
-    return track.model_copy(update={"clips": clips})
-
-
 def _form(w: Work, arrangement: Arrangement, note: str) -> None:
     duration = w.song.intent.duration.model_copy(update={"total_bars": arrangement.total_bars, "sections": []})
     w.replace(arrangement=arrangement, intent=w.song.intent.model_copy(update={"duration": duration}))
@@ -295,23 +285,6 @@ def reached(dimensions: set[str], direct: set[Part]) -> tuple[list[Part], bool, 
     return parts, presets, rebuilt
 
 
-def _regenerate(song: SongState, part: Part, params: PartParams | None = None) -> Track:
-    """``part`` generated again from its stored parameters (or ``params``); clips whose notes came
-    out the same are kept as they were (same version), so only real changes count as new versions.
-    Drum lanes a request took out stay out."""
-    old = song.track(part)
-    params = params or old.params
-    fresh = PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=song.seed, params=params)
-    fresh = silenced_track(fresh.model_copy(update={"silenced": old.silenced}))
-    version = max((c.version for c in old.clips), default=0) + 1
-    before = {(c.section, c.start_bar, c.bars): c for c in old.clips}
-    clips = []
-    for c in fresh.clips:
-        same = before.get((c.section, c.start_bar, c.bars))
-        clips.append(same if same is not None and same.notes == c.notes else c.model_copy(update={"version": version}))
-    return old.model_copy(update={"clips": clips, "params": params})
-
-
 def note_count(track: Track) -> int:
     return sum(len(c.notes) for c in track.clips)
 
@@ -332,7 +305,7 @@ def _further(song: SongState, part: Part, sparser: bool, count: int) -> tuple[Tr
     for style in styles(part):
         if style == current:
             continue
-        candidate = _regenerate(song, part, track.params.model_copy(update={"style": style}))
+        candidate = regenerate(song, part, track.params.model_copy(update={"style": style}))
         n = note_count(candidate)
         if (n < count) if sparser else (n > count):
             options.append((style not in kin, abs(n - count), style, candidate, n))  # the genre family's own styles first
@@ -380,7 +353,7 @@ def apply(song: SongState, changes: list[Change]) -> Outcome:
     parts, presets, effects = reached(w.dimensions, w.parts)
     parts = _keep(w, parts)
     for part in parts:
-        w.put_track(_regenerate(w.song, part))
+        w.put_track(regenerate(w.song, part, w.track(part).params))
     for part, amount in w.density.items():
         before, after = note_count(song.track(part)), note_count(w.track(part))
         if (after < before) if amount < 0 else (after > before):

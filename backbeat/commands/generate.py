@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     async def compose() -> Path:
         async with backend_for(settings(), offline=args.offline, no_cache=args.no_cache) as backend:
             return await pipeline.run(draft, out, attempts=attempts, on_progress=print_progress, folder=folder, backend=backend,
-                                      ask=terminal_gate() if args.ask else None)
+                                      compose=gates.with_gates(terminal_gate()) if args.ask else None)
 
     try:
         path = trio.run(compose)

@@ -13,7 +13,8 @@ from backbeat.engine.commands import ReplaceFrom
 from backbeat.engine.scheduler import Scheduler
 from backbeat.engine.time import PPQ, TempoMap
 from backbeat.generators.model import SongState
-from backbeat.generators.pipeline import PART_GENERATORS, compose_sync
+from backbeat.generators.parts import generate
+from backbeat.generators.pipeline import compose_sync
 from tests.engine.fakes import Rig
 
 STEP = 0.02
@@ -75,7 +76,7 @@ def run_trial(seed: int) -> Trial:
             change = tl.mute(part, True)
             muted, cut_parts = {part}, {part}
         else:
-            fresh = PART_GENERATORS[part](song.intent, song.progression, song.arrangement, seed=seed + 99)
+            fresh = generate(song, part, seed=seed + 99)
             new = old_tracks[part].model_copy(update={"clips": [c.model_copy(update={"version": 2}) for c in fresh.clips]})
             change = tl.put_track(new, "section")
             new_tracks[part] = new

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from backbeat.benchmarks.integrity import Keys
 from backbeat.engine.time import TempoMap
 from backbeat.generators.model import SongState, Track
-from backbeat.generators.pipeline import PART_GENERATORS, compose_sync
+from backbeat.generators.parts import PART_GENERATORS
+from backbeat.generators.pipeline import compose_sync
 from tests.daemon.swaps import Performance
 
 PROMPTS = ("drum and bass", "deep house in A minor", "lofi study beats", "trap beat, dark")

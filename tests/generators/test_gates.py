@@ -22,7 +22,7 @@ def scripted(*answers: str):
 
 
 def run(draft, out: Path, ask):
-    return trio.run(lambda: pipeline.run(draft, out, ask=ask))
+    return trio.run(lambda: pipeline.run(draft, out, compose=gates.with_gates(ask)))
 
 
 def test_yes_everywhere_is_the_same_song_as_no_gates(tmp_path):

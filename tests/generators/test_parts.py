@@ -15,7 +15,7 @@ from backbeat.generators.grid import sections, style_key
 from backbeat.generators.harmony import progression
 from backbeat.generators.intent import decompose
 from backbeat.generators.model import PartParams, Arrangement, PipelineIntent, Progression, Track
-from backbeat.generators.pipeline import PART_GENERATORS
+from backbeat.generators.parts import PART_GENERATORS
 from backbeat.generators.tables import tables
 from backbeat.generators.validation import ONSET_WINDOW
 from backbeat.generators.theory import Scale, pitch_class, scale_of

@@ -17,7 +17,7 @@ import trio
 
 from backbeat import cli
 from backbeat.engine.time import ms_per_note
-from backbeat.generators import pipeline, session, sound
+from backbeat.generators import parts, pipeline, session, sound
 from backbeat.generators.errors import BadRequestError, GeneratorError, StageError
 from backbeat.generators.model import (
     PARTS, ClipContext, GroupContext, ProjectContext, SessionManifest, SongState, TrackContext,
@@ -176,7 +176,7 @@ def test_a_stage_that_fails_twice_is_retried(tmp_path, monkeypatch):
 
 def test_a_failing_part_is_retried_like_any_stage(tmp_path, monkeypatch):
     calls: list = []
-    monkeypatch.setitem(pipeline.PART_GENERATORS, "lead", flaky(pipeline.PART_GENERATORS["lead"], 1, calls))
+    monkeypatch.setitem(parts.PART_GENERATORS, "lead", flaky(parts.PART_GENERATORS["lead"], 1, calls))
     progress: list = []
     folder = run("house, 8 bars", tmp_path, progress=progress)
     assert [(p.index, p.status) for p in progress if p.status == "retry"] == [(4, "retry")]
@@ -206,7 +206,7 @@ def test_a_stage_that_always_fails_leaves_a_resumable_partial(tmp_path, monkeypa
 
 
 def test_a_failing_part_generator_fails_its_stage_with_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setitem(pipeline.PART_GENERATORS, "bass", always_fails)
+    monkeypatch.setitem(parts.PART_GENERATORS, "bass", always_fails)
     with pytest.raises(StageError, match=r"stage 4 \(parts\) failed after 3 attempts: the arranger is broken"):
         run("house, 8 bars", tmp_path)
     (partial_dir,) = tmp_path.iterdir()
@@ -236,7 +236,7 @@ def test_new_draft_checks_its_input(kwargs, message):
 
 def test_resume_after_stage_3_gives_the_uninterrupted_song(tmp_path, monkeypatch):
     prompt = "Frank Ocean meets Burial, late-night vibes, 24 bars"
-    monkeypatch.setitem(pipeline.PART_GENERATORS, "drums", always_fails)
+    monkeypatch.setitem(parts.PART_GENERATORS, "drums", always_fails)
     with pytest.raises(StageError):
         run(prompt, tmp_path / "a", seed=99)
     (partial_dir,) = (tmp_path / "a").iterdir()
