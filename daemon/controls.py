@@ -26,11 +26,11 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backbeat.generators.files import atomic_write
+from backbeat.generators.names import PARTS
 from backbeat.generators.settings import CONFIG_DIR
 
 from .errors import DaemonError
 
-PARTS = ("drums", "bass", "chords", "lead")
 _PART = "|".join(PARTS)
 
 

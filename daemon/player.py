@@ -23,7 +23,7 @@ from backbeat.engine.commands import EngineConfig, ReplaceFrom, Schedule, Teleme
 from backbeat.engine.errors import EngineDiedError, EngineError
 from backbeat.engine.time import PPQ, TempoMap
 
-from backbeat.generators.model import Clip, SongState, Track
+from backbeat.generators.model import PARTS, Clip, SongState, Track
 
 from .bus import Bus
 from .keeper import EngineKeeper
@@ -402,5 +402,4 @@ class Player:
 def with_track(song: SongState, track: Track) -> SongState:
     """``song`` with ``track`` in place of its part (or added, in part order)."""
     tracks = [t for t in song.tracks if t.part != track.part] + [track]
-    order = ("drums", "bass", "chords", "lead")
-    return song.model_copy(update={"tracks": sorted(tracks, key=lambda t: order.index(t.part))})
+    return song.model_copy(update={"tracks": sorted(tracks, key=lambda t: PARTS.index(t.part))})

@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from backbeat.generators.names import Part
+
 from .envelope import PROTOCOL, error, event, frame_id, hello, ok, request  # noqa: F401 (the envelope, re-exported)
 
-Part = Literal["drums", "bass", "chords", "lead"]
 ErrorCode = Literal[
     "bad_frame", "too_large", "unknown_command", "bad_args", "not_found", "conflict", "unavailable", "failed", "internal"
 ]

@@ -90,10 +90,6 @@ def track(plan: Plan, part: Part) -> TrackContext:
     return TrackContext(name=spec.name, part=part, channel=spec.channel)
 
 
-def group_of(part: Part) -> GroupRole:
-    return tables().parts.parts[part].group
-
-
 def clip(plan: Plan, part: Part, section: int) -> ClipContext:
     """What one clip is asked to be: ``part`` in section number ``section`` (zero-based)."""
     if plan.arrangement is None or plan.progression is None:

@@ -12,12 +12,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from .names import PARTS as PARTS, Part as Part  # re-exported: the song's parts
+
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 MidiNumber = Annotated[int, Field(ge=0, le=127)]
 Velocity = Annotated[int, Field(ge=1, le=127)]
 
-Part = Literal["drums", "bass", "chords", "lead"]
-PARTS: tuple[Part, ...] = ("drums", "bass", "chords", "lead")
 GroupRole = Literal["rhythm", "harmony", "melody"]
 Confidence = Literal["explicit", "inferred"]
 Arc = Literal["building", "steady", "declining", "wave", "custom"]

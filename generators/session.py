@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from . import midi, notes
 from .errors import BadRequestError, SessionError
 from .files import atomic_write
-from .model import PARTS, Chord, FileEntry, Part, Progression, SessionManifest, SongState, StageRecord
+from .model import Chord, FileEntry, Progression, SessionManifest, SongState, StageRecord
 from .palette import palette
 from .theory import pitch_class
 from .tables import tables
@@ -192,10 +192,6 @@ def files_of(song: SongState) -> dict[str, SessionFile]:
     for key in NOTES:
         files[f"notes/{key}.md"] = SessionFile("notes", key.replace("-", " "), _notes(renderers[key]))
     return files
-
-
-def part_paths(parts: list[Part] | tuple[Part, ...] = PARTS) -> list[str]:
-    return [f"midi/{p}.mid" for p in parts]
 
 
 def write(

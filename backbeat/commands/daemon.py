@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from backbeat.generators.names import PARTS
+
 from ..cli import UsageError
 from . import add_command
 from .options import add_midi_arguments, add_socket_argument, drum_maps_of, engine_config
@@ -168,11 +170,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     m = add_command(sub, "mute")
     add_socket_argument(m)
-    m.add_argument("part", choices=("drums", "bass", "chords", "lead"))
+    m.add_argument("part", choices=PARTS)
     m.add_argument("--off", action="store_true", help="unmute")
     m.set_defaults(run=_mute)
 
     r = add_command(sub, "regenerate")
     add_socket_argument(r)
-    r.add_argument("part", choices=("drums", "bass", "chords", "lead"))
+    r.add_argument("part", choices=PARTS)
     r.set_defaults(run=_regenerate)

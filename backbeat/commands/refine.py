@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_command
+from backbeat.generators.names import PARTS
 
-PARTS = ("drums", "bass", "chords", "lead")
+from . import add_command
 
 
 def _print_reading(reading) -> None:

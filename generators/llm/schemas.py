@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, create_model
 
+from backbeat.generators.names import Part
 from backbeat.generators.tables import tables
 
 
@@ -221,7 +222,7 @@ class ChangeAnswer(Answer):
     alternative: something different for a part."""
     direction: float = 1.0
     """+1 for more, busier, brighter, longer, faster, on; -1 for less, simpler, darker, shorter, off."""
-    part: Literal["drums", "bass", "chords", "lead"] | None = None
+    part: Part | None = None
     chord: int | None = None
     """1-based chord number in the progression; -1 the last."""
     section: str | None = None
