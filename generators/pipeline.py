@@ -2,9 +2,12 @@
 presets -> effects -> session folder, with progress, retries, checkpoints and resume.
 
 Each stage is a row of ``STAGES``: a pure function from the ``Draft`` so far to the next one, and a
-one-line summary for the progress display. ``compose`` runs them in memory (what the daemon and the
-benchmarks call); ``run`` runs them into a session folder, checkpointing after each stage so that
-``--resume`` continues where an interrupted run stopped. The four parts are generated concurrently.
+one-line summary for the progress display. ``compose_async`` runs them in memory and reports to a
+``Listener`` what each stage makes the moment it lands (the intent, the plan, each part as it is
+written, the sound, the finished song), so a caller can play from what arrives while the rest is
+written (``generators.live`` is the run the daemon plays from). ``run`` runs them into a session
+folder, checkpointing after each stage so that ``--resume`` continues where an interrupted run
+stopped. The four parts are generated concurrently.
 """
 
 from __future__ import annotations
@@ -136,12 +139,45 @@ def _sum_assemble(d: Draft) -> str:
     return "Assembled and validated every part"
 
 
-async def _parts(draft: Draft, attempt: int) -> Draft:
-    """Stage 4: the four parts at once, each in a worker thread."""
+class Listener:
+    """What a run reports as it goes; every method does nothing unless a subclass says otherwise.
+
+    The run awaits each call (in its own trio thread, one at a time), so a listener that plays what
+    arrives sees everything in order: ``plan`` before any ``track`` of that plan, every ``track``
+    before ``sound``, ``sound`` before ``song``. A listener must not take long.
+    """
+
+    def progress(self, p: Progress) -> None:
+        """One progress line (a stage started, finished, is retried or failed)."""
+
+    async def intent(self, draft: Draft) -> None:
+        """Stage 1 is done: ``draft.intent``."""
+
+    async def plan(self, draft: Draft) -> None:
+        """Stages 2 and 3 are done: ``draft.progression`` and ``draft.arrangement`` (no tracks yet)."""
+
+    async def track(self, draft: Draft, track: Track) -> None:
+        """One part of ``draft``'s plan is written (stage 4 reports each as it lands; a retried stage
+        reports its parts again)."""
+
+    async def sound(self, draft: Draft) -> None:
+        """Stages 5 and 6 are done: the instruments and effect chains of ``draft.tracks``."""
+
+    async def song(self, draft: Draft) -> None:
+        """Every stage is done: ``draft.song()`` is whole and valid."""
+
+
+NOBODY = Listener()
+"""The listener of a run nobody listens to."""
+
+
+async def _parts(draft: Draft, attempt: int, listener: Listener) -> Draft:
+    """Stage 4: the four parts at once, each in a worker thread, each reported as it is written."""
     tracks: dict[Part, Track] = {}
 
     async def one(part: Part) -> None:
-        tracks[part] = await trio.to_thread.run_sync(make_part, draft, part, attempt)
+        tracks[part] = track = await trio.to_thread.run_sync(make_part, draft, part, attempt)
+        await listener.track(draft, track)
 
     try:
         async with trio.open_nursery() as nursery:
@@ -154,10 +190,14 @@ async def _parts(draft: Draft, attempt: int) -> Draft:
     return draft.model_copy(update={"tracks": [tracks[p] for p in PARTS]})
 
 
-def in_thread(fn: Callable[[Draft, int], Draft]) -> Callable[[Draft, int], Awaitable[Draft]]:
+StageRun = Callable[[Draft, int, Listener], Awaitable[Draft]]
+"""(the draft so far, the attempt from 1, the run's listener) -> the draft with this stage's result."""
+
+
+def in_thread(fn: Callable[[Draft, int], Draft]) -> StageRun:
     """A stage function run in a worker thread, so a trio caller's loop stays responsive."""
 
-    async def run(draft: Draft, attempt: int) -> Draft:
+    async def run(draft: Draft, attempt: int, listener: Listener) -> Draft:
         return await trio.to_thread.run_sync(fn, draft, attempt)
 
     return run
@@ -167,7 +207,7 @@ def in_thread(fn: Callable[[Draft, int], Draft]) -> Callable[[Draft, int], Await
 class Stage:
     name: str
     doing: str
-    run: Callable[[Draft, int], Awaitable[Draft]]
+    run: StageRun
     summary: Callable[[Draft], str]
 
 
@@ -220,13 +260,14 @@ def new_draft(prompt: str, *, seed: int | None = None, bars: int | None = None, 
     return Draft(prompt=prompt.strip(), seed=seed, bars=bars, session_id=session.new_session_id(), drum_map=drum_map)
 
 
-async def _attempt(stage: Stage, draft: Draft, attempts: int, on_progress: ProgressSink, index: int) -> Draft:
+async def _attempt(stage: Stage, draft: Draft, attempts: int, on_progress: ProgressSink, index: int,
+                   listener: Listener = NOBODY) -> Draft:
     """Run ``stage`` up to ``attempts`` times; bad input and a broken config table are never retried
     (another attempt varies the seed, which mends neither)."""
     for attempt in range(1, attempts + 1):
         started = time.perf_counter()
         try:
-            result = await stage.run(draft, attempt)
+            result = await stage.run(draft, attempt, listener)
         except (BadRequestError, ConfigError):
             raise
         except (GeneratorError, ValidationError, ValueError, KeyError, IndexError) as e:
@@ -260,13 +301,18 @@ async def compose_async(
     draft: Draft,
     *,
     attempts: int = 3,
-    on_progress: ProgressSink = _ignore,
+    on_progress: ProgressSink | None = None,
     checkpoint: Callable[[Draft], None] | None = None,
     until: str | None = None,
     backend: Backend | None = None,
+    listener: Listener = NOBODY,
 ) -> Draft:
     """Every stage ``draft`` has not completed, in order, up to and including ``until`` (all by
-    default), each by ``backend`` where it has the stage; ``checkpoint`` is called after each."""
+    default), each by ``backend`` where it has the stage; ``checkpoint`` is called after each, and
+    ``listener`` hears what each stage made as it lands (a backend's parts stage reports its parts
+    its own way: ``generators.llm.stages`` calls back with each clip). Progress lines go to
+    ``on_progress``, by default to the listener."""
+    on_progress = on_progress or listener.progress
     for index, stage in enumerate(STAGES, start=1):
         if stage.name in draft.completed:
             continue
@@ -275,7 +321,7 @@ async def compose_async(
         on_progress(Progress(index, stage.name, "start", f"{stage.doing}..."))
         other = backend.get(stage.name) if backend is not None else None
         if other is None:
-            draft = await _attempt(stage, draft, attempts, on_progress, index)
+            draft = await _attempt(stage, draft, attempts, on_progress, index, listener)
         else:
             draft = await other(draft)
             if stage.name not in draft.completed:
@@ -285,7 +331,13 @@ async def compose_async(
         record = draft.stages[-1]
         message = stage.summary(draft) + (f" [{record.detail}]" if record.detail else _SOURCE_NOTE.get(record.source, ""))
         on_progress(Progress(index, stage.name, "done", message, record.duration_ms, record.attempts))
+        if (landed := LANDED.get(stage.name)) is not None:
+            await getattr(listener, landed)(draft)
     return draft
+
+
+LANDED = {"intent": "intent", "arrangement": "plan", "effects": "sound", "assembly": "song"}
+"""The ``Listener`` method that hears of a stage once it is done (stage 4 reports each track itself)."""
 
 
 Composer = Callable[..., Awaitable[Draft]]
