@@ -1,47 +1,59 @@
-"""Every command of docs/PROTOCOL.md: a table from name to handler, over the daemon's parts.
+"""Every command of docs/PROTOCOL.md: one table from name to handler, and one ``dispatch`` that the
+socket server and the controller both go through.
 
-Handlers validate meaning (a section that exists, a loaded song) and raise ``ProtocolError`` with the
-code the client is owed; argument shapes were already validated by ``protocol.parse_request``.
+Handlers validate meaning (a section that exists, a loaded song), act through the ``Player``
+(playback), the ``LiveSong`` (every change to the song) and the ``Composer`` (new songs), and
+return their command's payload model (``protocol``). They raise the daemon's own ``RefusedError``s;
+the server maps those to protocol error codes. Argument shapes were already validated by
+``protocol.parse_request``. ``learn`` is served by the controller while controller input runs: it
+``register``s its handler here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
 from backbeat.engine.ports import list_ports, platform_apis, probe
-from backbeat.generators.routing import Answer, Command, Refine, route
+from backbeat.generators.llm.client import LLMClient
+from backbeat.generators.routing import Answer, Command, Refine, Route, route, route_with
+from backbeat.generators.settings import Settings
 
 from .bus import Bus
+from .composer import Composer
 from .controls import ControllerMapError, parse_action
+from .errors import ConflictError, InvalidRequestError, NotFoundError, UnavailableError
 from .player import Player
 from .protocol import (
-    AlternativesArgs, ChooseArgs, GenerateArgs, JumpArgs, LearnArgs, MuteArgs, PartArgs, PendingChange, PipelineStatus,
-    PlayArgs, ProtocolError, RefineArgs, Request, SayArgs, SectionInfo, SessionInfo, Status, TempoArgs,
+    AlternativeInfo, AlternativesArgs, AlternativesResult, AnswerResult, AtBar, ChooseArgs, ChooseResult, Done,
+    GenerateArgs, GenerateResult, JumpArgs, JumpResult, LearnArgs, MuteArgs, PartArgs, Payload, PendingChange,
+    PipelineStatus, PlayArgs, PortName, PortsResult, ProtocolError, QuestionResult, RefineArgs, RefineResult,
+    RegenerateResult, Request, SaidCommand, SaidGenerate, SaidQuestion, SaidRefine, SayArgs, SectionInfo, SessionInfo, Status,
+    TempoArgs, Transport, UndoResult,
 )
-from .refiner import Refiner
-from .supervisor import Supervisor
+from .song import LiveSong
+from .timeline import Change
 
-if TYPE_CHECKING:
-    from .controller import Controller
+Handler = Callable[[Any], Awaitable[Payload]]
 
 
 class Commands:
-    def __init__(self, player: Player, supervisor: Supervisor, bus: Bus, shutdown: trio.Event) -> None:
+    """The handler table over the daemon's parts."""
+
+    def __init__(self, player: Player, live: LiveSong, composer: Composer, bus: Bus, settings: Settings,
+                 shutdown: trio.Event) -> None:
         self.player = player
-        self.supervisor = supervisor
-        self.refiner = Refiner(player, supervisor)
-        supervisor.composed = self.refiner.pre_generate
+        self.live = live
+        self.composer = composer
         self.bus = bus
+        self.settings = settings
         self.shutdown_requested = shutdown
-        self.controller: Controller | None = None
-        """Set by the controller task while controller input runs (learn mode needs it)."""
         self.last_session_error: str | None = None
         """Set at start-up when the last session could not be loaded (``status`` says so)."""
-        self.table: dict[str, Callable[[Any], Awaitable[dict[str, Any]]]] = {
+        self.table: dict[str, Handler] = {
             "status": self.status,
             "generate": self.generate,
             "play": self.play,
@@ -62,15 +74,27 @@ class Commands:
             "shutdown": self.shutdown,
         }
 
-    async def dispatch(self, request: Request) -> dict[str, Any]:
+    async def dispatch(self, request: Request) -> Payload:
+        """The result of ``request``; raises the handler's ``RefusedError`` (or ``ProtocolError``
+        for a command this table does not have)."""
         handler = self.table.get(request.cmd)
         if handler is None:
             raise ProtocolError("unknown_command", f"unknown command {request.cmd!r}")
-        result = await handler(request.args)
-        if (unsaved := self.supervisor.saver.error) is not None and request.cmd != "status":
-            # The change is made and plays, but is not on disk yet: no reply may hide that.
-            result = {**result, "unsaved": unsaved}
+        return await handler(request.args)
+
+    async def reply(self, request: Request) -> dict[str, Any]:
+        """``dispatch`` for a socket client: the result as JSON, saying ``unsaved`` (why) while the
+        song's folder cannot be written — the change is made and plays, but no reply may hide that."""
+        result = (await self.dispatch(request)).model_dump(mode="json")
+        if (unsaved := self.live.saver.error) is not None and request.cmd != "status":
+            result["unsaved"] = unsaved
         return result
+
+    def register(self, cmd: str, handler: Handler | None) -> None:
+        """Serve ``cmd`` with ``handler`` from now on (None: its own handler again)."""
+        if cmd not in self.table:
+            raise KeyError(cmd)
+        self.table[cmd] = handler or getattr(self, cmd)
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -78,11 +102,11 @@ class Commands:
         """A section by index, exact name, or kind (the next section of that kind)."""
         song = self.player.song
         if song is None:
-            raise ProtocolError("conflict", "no song is loaded")
+            raise ConflictError("no song is loaded")
         sections = song.arrangement.sections
         if isinstance(ref, int):
             if ref >= len(sections):
-                raise ProtocolError("not_found", f"there is no section {ref + 1}: the song has {len(sections)} (index {ref} is out of 0-{len(sections) - 1})")
+                raise NotFoundError(f"there is no section {ref + 1}: the song has {len(sections)} (index {ref} is out of 0-{len(sections) - 1})")
             return ref
         wanted = ref.strip().lower()
         for i, s in enumerate(sections):
@@ -93,115 +117,122 @@ class Commands:
             current = self.player.transport().section_index or 0
             return next((i for i in kinds if i > current), kinds[0])
         names = ", ".join(s.name for s in sections)
-        raise ProtocolError("not_found", f"no section named {ref!r}; the song has: {names}")
+        raise NotFoundError(f"no section named {ref!r}; the song has: {names}")
 
     def _bar(self, tick: int) -> int:
         tl = self.player.timeline
         return tick // tl.bar_ticks + 1 if tl else 1
 
+    def _at(self, change: Change | None) -> int | None:
+        return None if change is None or self.player.timeline is None else self._bar(change.tick)
+
     # --- commands --------------------------------------------------------------------------------------
 
-    async def status(self, _: Any) -> dict[str, Any]:
+    async def status(self, _: Any) -> Status:
         engine, ports = self.player.engine_status()
         song = self.player.song
         session = None
         if song is not None:
             starts = song.arrangement.start_bars()
-            folder = self.supervisor.folder
+            folder = self.live.folder if self.live.current(song.session_id) is not None else None
             session = SessionInfo(
-                path=str(folder) if folder and song.session_id in folder.name else None,
+                path=str(folder) if folder else None,
                 session_id=song.session_id, prompt=song.intent.prompt, key=song.progression.key.label(), bpm=song.bpm,
                 sections=[SectionInfo(name=s.name, bars=s.bars, start_bar=b + 1) for s, b in zip(song.arrangement.sections, starts)],
             )
         pending = [PendingChange(kind=c.kind, at_bar=self._bar(c.tick), detail=c.detail) for c in self.player.pending()]
         return Status(
             transport=self.player.transport(), session=session, engine=engine, ports=ports,
-            pipeline=PipelineStatus(running=self.supervisor.running, stage=self.supervisor.stage), pending=pending,
-            buffer=self.supervisor.buffer_state(), save_error=self.supervisor.saver.error,
-            last_session_error=self.last_session_error,
-        ).model_dump(mode="json")
+            pipeline=PipelineStatus(running=self.composer.running, stage=self.composer.stage), pending=pending,
+            buffer=self.live.buffer_state(), save_error=self.live.saver.error, last_session_error=self.last_session_error,
+        )
 
-    async def generate(self, args: GenerateArgs) -> dict[str, Any]:
-        draft = self.supervisor.generate(args.prompt, seed=args.seed, bars=args.bars, play=args.play)
-        return {"session_id": draft.session_id, "seed": draft.seed}
+    async def generate(self, args: GenerateArgs) -> GenerateResult:
+        draft = self.composer.generate(args.prompt, seed=args.seed, bars=args.bars, play=args.play)
+        return GenerateResult(session_id=draft.session_id, seed=draft.seed)
 
-    async def play(self, args: PlayArgs) -> dict[str, Any]:
+    async def play(self, args: PlayArgs) -> Transport:
         if args.session is not None:
-            song = await trio.to_thread.run_sync(self.supervisor.load_session, Path(args.session).expanduser())
             if self.player.state == "playing":
                 self.player.stop()
-            self.player.load(song)
+            await self.live.load(Path(args.session).expanduser())
         section = self._section(args.section) if args.section is not None else None
-        return self.player.play(section=section, loop=args.loop).model_dump(mode="json")
+        return self.player.play(section=section, loop=args.loop)
 
-    async def stop(self, _: Any) -> dict[str, Any]:
+    async def stop(self, _: Any) -> Done:
         self.player.stop()
-        return {}
+        return Done()
 
-    async def tempo(self, args: TempoArgs) -> dict[str, Any]:
-        at = await self.supervisor.set_tempo(args.bpm)
-        self.bus.log("info", f"tempo {args.bpm:g} BPM from bar {self._bar(at)}")
-        return {"at_bar": self._bar(at)}
+    async def tempo(self, args: TempoArgs) -> AtBar:
+        # no log line of its own: the ``swap`` event announces it (and a controller's nudge logs one)
+        return AtBar(at_bar=self._bar(await self.live.set_tempo(args.bpm)))
 
-    async def jump(self, args: JumpArgs) -> dict[str, Any]:
+    async def jump(self, args: JumpArgs) -> JumpResult:
         change = self.player.jump(self._section(args.section), args.quantize)
-        return {"at_bar": self._bar(change.tick), "section": change.detail}
+        return JumpResult(at_bar=self._bar(change.tick), section=change.detail)
 
-    async def regenerate(self, args: PartArgs) -> dict[str, Any]:
-        change = await self.supervisor.regenerate(args.part)
-        version = max(c.version for c in self.player.song.track(args.part).clips)
-        return {"at_bar": self._bar(change.tick), "version": version}
+    async def regenerate(self, args: PartArgs) -> RegenerateResult:
+        change, version = await self.live.regenerate(args.part)
+        return RegenerateResult(at_bar=self._at(change), version=version)
 
-    async def mute(self, args: MuteArgs) -> dict[str, Any]:
-        change = self.player.mute(args.track, args.on)
-        return {"at_bar": self._bar(change.tick)}
+    async def mute(self, args: MuteArgs) -> AtBar:
+        return AtBar(at_bar=self._bar(self.player.mute(args.track, args.on).tick))
 
-    async def ports(self, _: Any) -> dict[str, Any]:
-        def scan() -> dict[str, Any]:
+    async def ports(self, _: Any) -> PortsResult:
+        def scan() -> tuple[list[PortName], list[PortName]]:
             outputs, inputs = [], []
             for api in platform_apis():
                 if not probe(api).usable:
                     continue
                 outs, ins = list_ports(api)
-                outputs += [{"api": api, "name": n} for n in outs]
-                inputs += [{"api": api, "name": n} for n in ins]
-            return {"outputs": outputs, "inputs": inputs}
+                outputs += [PortName(api=api, name=n) for n in outs]
+                inputs += [PortName(api=api, name=n) for n in ins]
+            return outputs, inputs
 
-        result = await trio.to_thread.run_sync(scan)
+        outputs, inputs = await trio.to_thread.run_sync(scan)
         _, open_ports = self.player.engine_status()
-        result["open"] = [p.model_dump() for p in open_ports]
-        return result
+        return PortsResult(outputs=outputs, inputs=inputs, open=open_ports)
 
-    async def panic(self, _: Any) -> dict[str, Any]:
+    async def panic(self, _: Any) -> Done:
         self.player.panic()
-        return {}
+        return Done()
 
-    async def learn(self, args: LearnArgs) -> dict[str, Any]:
+    async def learn(self, args: LearnArgs) -> Payload:
+        """Without controller input: the action is checked, then refused (the controller registers its own)."""
         try:
             parse_action(args.action)
         except ControllerMapError as e:
-            raise ProtocolError("bad_args", f"learn: {e}") from None
-        if self.controller is None:
-            raise ProtocolError("unavailable", "no controller input is running (start the daemon with --controller MAP)")
-        return await self.controller.learn(args.action)
+            raise InvalidRequestError(f"learn: {e}") from None
+        raise UnavailableError("no controller input is running (start the daemon with --controller MAP)")
 
-    async def say(self, args: SayArgs) -> dict[str, Any]:
+    async def _route(self, text: str) -> Route:
+        song = self.live.song
+        if song is not None and self.settings.llm_configured:
+            async with LLMClient(self.settings) as llm:  # the model classifies what the rules do not know
+                return await route_with(llm, text, song)
+        return await trio.to_thread.run_sync(route, text, song)
+
+    async def say(self, args: SayArgs) -> Payload:
         """The one input line: a question is answered from the song, a change refines it, anything
         else is a new song (composed and played)."""
-        routed = await trio.to_thread.run_sync(route, args.text, self.player.song)
+        routed = await self._route(args.text)
         if isinstance(routed, Answer):
             self.bus.log("info", routed.text)
-            return {"kind": "answer", "answer": routed.text, "data": routed.data}
+            return AnswerResult(answer=routed.text, data=routed.data)
         if isinstance(routed, Command):
-            return {"kind": "command", "command": routed.label, **await self._command(routed)}
+            return SaidCommand(command=routed.label, result=await self._command(routed))
         if isinstance(routed, Refine):
-            return {"kind": "refine", **await self.refiner.refine(args.text)}
-        return {"kind": "generate", **await self.generate(GenerateArgs(prompt=routed.prompt, play=True))}
+            result = await self.refine(RefineArgs(text=args.text))
+            if isinstance(result, QuestionResult):
+                return SaidQuestion(**result.model_dump())
+            return SaidRefine(**result.model_dump())
+        made = await self.generate(GenerateArgs(prompt=routed.prompt, play=True))
+        return SaidGenerate(**made.model_dump())
 
-    async def _command(self, cmd: Command) -> dict[str, Any]:
+    async def _command(self, cmd: Command) -> Payload:
         """A command typed in words ("go to the chorus", "stop", "undo"), run as its own command."""
         if cmd.problem:
-            raise ProtocolError("not_found", cmd.problem)
+            raise NotFoundError(cmd.problem)
         if cmd.action == "jump":
             target: str | int = cmd.kind or (cmd.section if cmd.section is not None else 0)
             if cmd.next:
@@ -209,29 +240,39 @@ class Commands:
                 target = min((self.player.transport().section_index or 0) + 1, len(song.arrangement.sections) - 1) if song else 0
             return await self.jump(JumpArgs(section=target))
         if cmd.action in ("undo", "redo"):  # an undo of an undo redoes
-            history = self.player.song.history if self.player.song else []
+            history = self.live.song.history if self.live.song else []
             if cmd.action == "redo" and (not history or history[-1].action != "revert"):
-                raise ProtocolError("conflict", "nothing to redo: the last change was not an undo")
+                raise ConflictError("nothing to redo: the last change was not an undo")
             return await self.undo(None)
         if cmd.action == "revert":
-            raise ProtocolError("unavailable", "revert to the original is not live yet: undo step by step, or backbeat refine --session DIR --revert 0")
+            raise UnavailableError("revert to the original is not live yet: undo step by step, or backbeat refine --session DIR --revert 0")
         return await {"stop": self.stop, "play": self.play}[cmd.action](PlayArgs() if cmd.action == "play" else None)
 
-    async def refine(self, args: RefineArgs) -> dict[str, Any]:
-        return await self.refiner.refine(args.text, args.dry_run)
+    async def refine(self, args: RefineArgs) -> RefineResult | QuestionResult:
+        r = await self.live.refine(args.text, dry_run=args.dry_run)
+        if r.question is not None:
+            return QuestionResult(question=r.question, read=r.read, corrections=r.corrections)
+        return RefineResult(targets=r.targets, notes=r.notes, at_bar=self._at(r.change), read=r.read,
+                            corrections=r.corrections, dry_run=args.dry_run)
 
-    async def alternatives(self, args: AlternativesArgs) -> dict[str, Any]:
-        return await self.refiner.make_alternatives(args.part, args.n)
+    async def alternatives(self, args: AlternativesArgs) -> AlternativesResult:
+        made = await self.live.make_alternatives(args.part, args.n)
+        return AlternativesResult(alternatives=[
+            AlternativeInfo(label=a.label, approach=a.approach, score=a.score, description=a.description) for a in made
+        ])
 
-    async def choose(self, args: ChooseArgs) -> dict[str, Any]:
-        return await self.refiner.choose(args.part, args.option)
+    async def choose(self, args: ChooseArgs) -> ChooseResult:
+        change = await self.live.choose(args.part, args.option)
+        return ChooseResult(part=args.part, label=args.option.upper(), at_bar=self._at(change))
 
-    async def ab(self, args: PartArgs) -> dict[str, Any]:
-        return await self.refiner.switch(args.part)
+    async def ab(self, args: PartArgs) -> ChooseResult:
+        label, change = await self.live.switch(args.part)
+        return ChooseResult(part=args.part, label=label.upper(), at_bar=self._at(change))
 
-    async def undo(self, _: Any) -> dict[str, Any]:
-        return await self.refiner.undo()
+    async def undo(self, _: Any) -> UndoResult:
+        notes, change = await self.live.undo()
+        return UndoResult(notes=notes, at_bar=self._at(change))
 
-    async def shutdown(self, _: Any) -> dict[str, Any]:
+    async def shutdown(self, _: Any) -> Done:
         self.shutdown_requested.set()
-        return {}
+        return Done()

@@ -1,7 +1,8 @@
 """The daemon's one nursery: every task it runs, started in order, each reporting readiness.
 
-    player      the engine process, the timeline and the feed loop
-    supervisor  pipeline jobs (generate, regenerate)
+    player      the engine process, the timeline and the feed loop (playback)
+    live        the live song: its one owner (every change, the session folder, its history)
+    composer    pipeline jobs (generate), landing what they make on the live song
     controller  MIDI controller input (when a controller map is configured)
     server      the socket: clients, requests, events
     signals     SIGINT/SIGTERM: stop, panic, save, exit within 2 s
@@ -16,24 +17,34 @@ import contextlib
 import logging
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import trio
 
-from backbeat import __version__
 from backbeat.engine.commands import EngineConfig
 from backbeat.generators.settings import Settings
 
 from . import server
 from .bus import Bus, Subscriber
 from .commands import Commands
+from .composer import Composer
+from .errors import UnavailableError
 from .player import Player
-from .protocol import GenerateArgs, ProtocolError
+from .protocol import GenerateArgs
+from .song import LiveSong
 from .state import Memory
-from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
+
+
+def package_version() -> str:
+    """The installed package's version (the greeting's ``version``)."""
+    try:
+        return version("backbeat")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +60,9 @@ class DaemonOptions:
     """A song to compose (and play) as soon as the daemon is up: ``backbeat play PROMPT``."""
     echo: bool = False
     """Print pipeline progress and log lines to stderr (a daemon in the foreground of a terminal)."""
+    version: str = field(default_factory=package_version)
+    """What the greeting tells clients."""
+
 
 
 async def _signals(shutdown: trio.Event, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -63,21 +77,23 @@ async def run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path] = tr
     bus = Bus()
     shutdown = trio.Event()
     player = Player(options.engine, bus, horizon_s=options.settings.playback.commit_horizon_ms / 1000)
-    supervisor = Supervisor(player, bus, options.settings, options.memory)
-    commands = Commands(player, supervisor, bus, shutdown)
+    live = LiveSong(player, bus, options.settings, options.memory)
+    composer = Composer(live, bus, options.settings)
+    commands = Commands(player, live, composer, bus, options.settings, shutdown)
     async with trio.open_nursery() as nursery:
         await nursery.start(player.run)
-        await nursery.start(supervisor.run)
+        await nursery.start(live.run)
+        await nursery.start(composer.run)
         if options.controller is not None:
-            from .controller import run_controller
+            from .controller import run_controller  # rtmidi input: only when a map is configured
 
-            await nursery.start(run_controller, options.controller, commands, bus)
-        path = await nursery.start(server.serve, options.socket, commands.dispatch, bus, __version__)
+            await nursery.start(run_controller, options.controller, commands, player, bus)
+        path = await nursery.start(server.serve, options.socket, commands.reply, bus, options.version)
         await nursery.start(_signals, shutdown)
         last_session = None
         if options.resume_last and (last := options.memory.last_session()) is not None:
             try:
-                player.load(supervisor.load_session(last))
+                await live.load(last)
                 last_session = f"the last session {last} is loaded"
                 bus.log("info", f"loaded the last session {last}")
             except Exception as e:  # a broken last session must not stop the daemon
@@ -89,11 +105,11 @@ async def run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path] = tr
         task_status.started(path)
         if options.generate is not None:
             g = options.generate
-            supervisor.generate(g.prompt, seed=g.seed, bars=g.bars, play=g.play)
+            composer.generate(g.prompt, seed=g.seed, bars=g.bars, play=g.play)
         await shutdown.wait()
         with trio.move_on_after(1.5) as scope:
             scope.shield = True
-            await _stop_everything(player, supervisor)
+            await _stop_everything(player, live)
         nursery.cancel_scope.cancel()
 
 
@@ -123,10 +139,10 @@ async def _echo(sub: Subscriber) -> None:
             print(f"backbeat: {data['message']}", file=sys.stderr, flush=True)
 
 
-async def _stop_everything(player: Player, supervisor: Supervisor) -> None:
+async def _stop_everything(player: Player, live: LiveSong) -> None:
     player.closing = True
     if player.engine is not None and player.engine.alive:
         player.stop()
-        with contextlib.suppress(ProtocolError):  # an engine already gone panicked on its way out
+        with contextlib.suppress(UnavailableError):  # an engine already gone panicked on its way out
             player.panic()
-    await supervisor.save()
+    await live.save()

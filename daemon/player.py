@@ -26,8 +26,9 @@ from backbeat.engine.time import PPQ, TempoMap
 from backbeat.generators.model import PARTS, Clip, SongState, Track
 
 from .bus import Bus
+from .errors import ConflictError, UnavailableError
 from .keeper import EngineKeeper
-from .protocol import EngineStatus, Lateness, LinkInfo, PortInfo, ProtocolError, SwapEvent, Transport
+from .protocol import EngineStatus, Lateness, LinkInfo, PortInfo, SwapEvent, Transport
 from .timeline import Change, Quantize, Timeline, section_clips_of
 
 log = logging.getLogger(__name__)
@@ -238,13 +239,6 @@ class Player:
         self.tempo = TempoMap.constant(song.bpm)
         return None
 
-    def song_of(self, session_id: str) -> SongState | None:
-        """The playing (or about to play) version of song ``session_id``, if it is loaded."""
-        for tl in (self._next, self.timeline):
-            if tl is not None and tl.song.session_id == session_id:
-                return tl.song
-        return None
-
     def update_song(self, song: SongState) -> None:
         """The current song changed in ways that do not touch what plays (presets, effects, files)."""
         target = self._next or self.timeline
@@ -257,7 +251,7 @@ class Player:
         """A new part, or a new version of one, from the next boundary beyond the horizon."""
         target = self._next or self.timeline
         if target is None:
-            raise ProtocolError("conflict", "no song is loaded")
+            raise ConflictError("no song is loaded")
         change = target.put_track(track, quantize)
         target.song = with_track(target.song, track)
         if target is self.timeline:
@@ -269,7 +263,7 @@ class Player:
         boundary beyond the horizon: ``put_track`` for a single section."""
         target = self._next or self.timeline
         if target is None:
-            raise ProtocolError("conflict", "no song is loaded")
+            raise ConflictError("no song is loaded")
         old = target.song.track(part)  # type: ignore[arg-type]
         change = target.put_clip(section_clips_of(old.model_copy(update={"clips": [clip]}))[0], quantize)
         clips = [clip if c.section == clip.section else c for c in old.clips]
@@ -280,9 +274,9 @@ class Player:
 
     def play(self, *, section: int | None = None, loop: bool | None = None) -> Transport:
         if self.timeline is None or self.song is None:
-            raise ProtocolError("conflict", "nothing to play: generate a song or play a session folder first")
+            raise ConflictError("nothing to play: generate a song or play a session folder first")
         if self.engine is None:
-            raise ProtocolError("unavailable", self._no_engine())
+            raise UnavailableError(self._no_engine())
         if loop is not None:
             self.loop = loop
         if self.state == "playing":
@@ -328,7 +322,7 @@ class Player:
 
     def jump(self, section: int, quantize: Quantize) -> Change:
         if self.timeline is None:
-            raise ProtocolError("conflict", "no song is loaded")
+            raise ConflictError("no song is loaded")
         if self.state != "playing":
             self.start_section = section
             self.timeline = Timeline(self.song, loop=self.loop, start_section=section)
@@ -337,7 +331,7 @@ class Player:
 
     def mute(self, part: str, on: bool) -> Change:
         if self.timeline is None:
-            raise ProtocolError("conflict", "no song is loaded")
+            raise ConflictError("no song is loaded")
         return self._placed(self.timeline.mute(part, on))
 
     def set_tempo(self, bpm: float) -> int:
@@ -357,11 +351,11 @@ class Player:
 
     def panic(self) -> None:
         if self.engine is None:
-            raise ProtocolError("unavailable", self._no_engine())
+            raise UnavailableError(self._no_engine())
         try:
             self.engine.panic()
         except EngineDiedError:
-            raise ProtocolError("unavailable", "the engine is restarting (its replacement panics as it starts)") from None
+            raise UnavailableError("the engine is restarting (its replacement panics as it starts)") from None
 
     # --- status -----------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_serializer
 
 from backbeat.generators.names import Part
 
@@ -298,3 +298,132 @@ class SwapEvent(Payload):
 class LogEvent(Payload):
     level: Literal["info", "warning", "error"]
     message: str
+
+
+# --- results (one model per command; the reply's ``result`` is its JSON) ------------------------------
+
+
+class Done(Payload):
+    """The result of a command with nothing more to say: ``{}`` (stop, panic, shutdown)."""
+
+
+class GenerateResult(Payload):
+    session_id: str
+    seed: int
+
+
+class AtBar(Payload):
+    """Where a change lands (tempo, mute): its one-based performance bar."""
+
+    at_bar: int
+
+
+class JumpResult(Payload):
+    at_bar: int
+    section: str
+
+
+class RegenerateResult(Payload):
+    at_bar: int | None
+    """None when the new version came out note for note as the old one (nothing to land)."""
+    version: int
+    """The part's newest clip version."""
+
+
+class PortName(Payload):
+    api: str
+    name: str
+
+
+class PortsResult(Payload):
+    outputs: list[PortName]
+    inputs: list[PortName]
+    open: list[PortInfo]
+    """The engine's own ports, as ``status`` lists them."""
+
+
+class LearnResult(Payload):
+    control: str
+    """The control that arrived, e.g. ``note 36 ch 10``."""
+    action: str
+
+
+class RefineResult(Payload):
+    targets: list[str]
+    notes: list[str]
+    at_bar: int | None
+    """Where the first part of the change lands (None: nothing on the timeline changed, or a dry run)."""
+    read: list[str] = []
+    """The changes as the grammar read them, in the order they apply."""
+    corrections: list[str] = []
+    """Every misspelt word read as another, one line each."""
+    dry_run: bool = False
+    """Nothing changed: this is what the request would do."""
+
+
+class QuestionResult(Payload):
+    """A request that was not clear enough: nothing changed."""
+
+    question: str
+    read: list[str] = []
+    corrections: list[str] = []
+
+
+class AlternativeInfo(Payload):
+    label: str
+    approach: str
+    score: float
+    description: str
+
+
+class AlternativesResult(Payload):
+    alternatives: list[AlternativeInfo]
+
+
+class ChooseResult(Payload):
+    part: str
+    label: str
+    at_bar: int | None
+
+
+class UndoResult(Payload):
+    notes: list[str]
+    at_bar: int | None
+
+
+class SubscribeResult(Payload):
+    topics: list[str]
+
+
+class AnswerResult(Payload):
+    """``say`` answered a question from the song."""
+
+    kind: Literal["answer"] = "answer"
+    answer: str
+    data: dict[str, Any]
+
+
+class SaidRefine(RefineResult):
+    kind: Literal["refine"] = "refine"
+
+
+class SaidQuestion(QuestionResult):
+    kind: Literal["refine"] = "refine"
+
+
+class SaidGenerate(GenerateResult):
+    kind: Literal["generate"] = "generate"
+
+
+class SaidCommand(Payload):
+    """``say`` ran a command typed in words: its name, and that command's own result beside it."""
+
+    kind: Literal["command"] = "command"
+    command: str
+    """The command as read: "jump chorus 1", "stop", "undo"."""
+    result: SerializeAsAny[Payload]
+
+    @model_serializer(mode="wrap")
+    def _beside(self, handler: Any) -> dict[str, Any]:
+        fields = handler(self)
+        return {**{k: v for k, v in fields.items() if k != "result"}, **fields["result"]}

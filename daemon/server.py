@@ -8,6 +8,9 @@ removed only after checking that no daemon answers on it.
 Bad input is contained to its connection: a frame that does not decode, is not a map or is too
 large gets an error reply (when one can be sent) and that connection is closed; an unknown command
 or wrong arguments get an error reply and the connection carries on.
+
+This is the boundary where the daemon's own errors become the protocol's: a handler's
+``RefusedError`` is the error reply whose code ``REFUSALS`` gives; anything else is ``internal``.
 """
 
 from __future__ import annotations
@@ -24,13 +27,33 @@ import trio
 
 from .address import token_file, use_tcp
 from .bus import Bus, Subscriber
-from .errors import AlreadyRunningError, DaemonError
+from .errors import (
+    AlreadyRunningError, ConflictError, DaemonError, FailedError, InvalidRequestError, NotFoundError, RefusedError,
+    UnavailableError,
+)
 from .framing import Decoder, FrameError, encode
-from .protocol import ProtocolError, Request, error, frame_id, hello, ok, parse_request
+from .protocol import ErrorCode, ProtocolError, Request, SubscribeResult, error, frame_id, hello, ok, parse_request
 
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Request], Awaitable[dict[str, Any]]]
+"""A request's result as JSON (``Commands.reply``)."""
+CONNECTION_COMMANDS = frozenset({"subscribe"})
+"""Commands a connection answers itself (they act on the connection); ``dispatch`` has every other."""
+REFUSALS: dict[type[RefusedError], ErrorCode] = {
+    InvalidRequestError: "bad_args",
+    NotFoundError: "not_found",
+    ConflictError: "conflict",
+    UnavailableError: "unavailable",
+    FailedError: "failed",
+}
+"""The protocol's error code for each of the daemon's refusals."""
+
+
+def refusal(e: RefusedError) -> ProtocolError:
+    """``e`` as the protocol error a client is owed."""
+    code = next(code for kind, code in REFUSALS.items() if isinstance(e, kind))
+    return ProtocolError(code, str(e))
 READ_CHUNK = 65536
 IN_FLIGHT = 32
 """Requests one connection may have unanswered at once; more wait for a slot (back-pressure)."""
@@ -157,8 +180,9 @@ class Connection:
         try:
             try:
                 result = await self.dispatch(request)
-            except ProtocolError as e:
-                await self.send(error(request.id, e.code, e.message))
+            except (ProtocolError, RefusedError) as e:
+                refused = e if isinstance(e, ProtocolError) else refusal(e)
+                await self.send(error(request.id, refused.code, refused.message))
                 return
             except Exception as e:  # a bug in a handler must not take the daemon down
                 log.exception("internal error in %s", request.cmd)
@@ -183,7 +207,7 @@ class Connection:
         if self.subscriber is not None:
             self.bus.unsubscribe(self.subscriber)
         self.subscriber = self.bus.subscribe(topics)
-        await self.send(ok(request.id, {"topics": sorted(self.subscriber.topics)}))
+        await self.send(ok(request.id, SubscribeResult(topics=sorted(self.subscriber.topics)).model_dump(mode="json")))
         nursery.start_soon(self._forward, self.subscriber)
 
     async def _forward(self, sub: Subscriber) -> None:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import alternatives, refine, session
-from .edits import now_iso
+from .edits import with_history
 from .errors import BadRequestError
 from .files import atomic_write
-from .model import HistoryEntry, Part, SongState
+from .model import Part, SongState
 from .reading import COMMANDS, Reading
 from .requests import Change, Question
 from .requests import read as read_request
@@ -60,8 +60,7 @@ def commit(folder: Path, before: SongState, after: SongState, action: str, reque
     snapshot = _snapshot(folder, before)
     built = changed_files(folder, after)  # none of these depends on the history
     files = [session.STATE, *built]
-    entry = HistoryEntry(at=now_iso(), action=action, request=request, targets=targets, files=files, snapshot=snapshot)
-    song = after.model_copy(update={"history": [*after.history, entry]})
+    song = with_history(after, action, request, targets, files, snapshot)
     stages = session.load_manifest(folder).stage_timings
     session.write(folder, song, stages, only=set(files), built=built)
     return song, files

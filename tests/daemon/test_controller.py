@@ -17,6 +17,7 @@ import trio
 import trio.testing
 
 from backbeat.daemon import controller as ctl
+from backbeat.daemon import controller_port, perform
 from backbeat.daemon import main as daemon_main
 from backbeat.daemon.bus import Bus
 from backbeat.daemon.controls import (
@@ -53,7 +54,7 @@ def test_actions_outside_the_table_are_refused(text):
 
 
 def test_every_action_has_exactly_one_performer():
-    assert ctl.PERFORM.keys() == ACTIONS.keys()
+    assert perform.PERFORM.keys() == ACTIONS.keys()
 
 
 def test_the_shipped_map_validates_and_covers_a_pad_grid():
@@ -169,7 +170,7 @@ def test_bindings_match_by_channel_then_any_channel_and_by_trigger():
 
 
 def test_the_controller_takes_the_engines_api_or_the_first_usable_one(monkeypatch):
-    monkeypatch.setattr(ctl, "choose_api", lambda requested: f"chosen {requested}")
+    monkeypatch.setattr(controller_port, "choose_api", lambda requested: f"chosen {requested}")
     assert ctl.controller_api("jack") == "chosen jack"
     for no_midi in ("monitor", "null", "record", "auto"):
         assert ctl.controller_api(no_midi) == "chosen auto"
@@ -182,7 +183,6 @@ class FakeCommands:
     """Records the protocol requests the controller makes."""
 
     def __init__(self) -> None:
-        self.player = None
         self.requests: list[tuple[str, dict]] = []
 
     async def dispatch(self, req) -> dict:
@@ -202,7 +202,7 @@ def test_callbacks_from_a_foreign_thread_enter_trio_only_through_the_token():
         thread.join()
 
     async def main() -> None:
-        controller = box["controller"] = ctl.Controller("t", cmap, commands, Bus())  # type: ignore[arg-type]
+        controller = box["controller"] = ctl.Controller("t", cmap, commands, None, Bus())  # type: ignore[arg-type]
         noise = [[0xA9, 36, 20], [0xF8], [0x89, 36, 0], [0x99, 36, 0]]  # aftertouch, clock, note-offs
         await trio.to_thread.run_sync(rtmidi_thread, controller, [[0x99, 36, 100]] * 100 + noise)
         await trio.testing.wait_all_tasks_blocked()
@@ -227,7 +227,7 @@ async def test_without_a_midi_api_the_daemon_runs_without_controller_input(tmp_p
     def unusable(requested):
         raise NoMidiApiError("no MIDI API is usable (ALSA: /dev/snd/seq is missing)")
 
-    monkeypatch.setattr(ctl, "choose_api", unusable)
+    monkeypatch.setattr(controller_port, "choose_api", unusable)
     async with _daemon(tmp_path, EngineConfig(midi_api="record", record_path=str(tmp_path / "rec"), rt_priority=0, nice=0)) as socket:
         c = await TrioClient.connect(socket)
         assert (await c.ok("status"))["engine"]["alive"]

@@ -93,3 +93,26 @@ def test_every_documented_command_validates_its_example():
     for cmd in ARGS:
         parsed = parse_request(request(1, cmd, examples.get(cmd, {})))
         assert parsed.cmd == cmd
+
+
+def test_every_command_of_the_protocol_has_exactly_one_handler():
+    """protocol.ARGS (what the wire accepts) and the handler table (what the daemon does) are one list."""
+    import trio
+
+    from backbeat.daemon.bus import Bus
+    from backbeat.daemon.commands import Commands
+    from backbeat.daemon.server import CONNECTION_COMMANDS
+    from backbeat.generators.settings import Settings
+
+    commands = Commands(None, None, None, Bus(), Settings(), trio.Event())  # type: ignore[arg-type]
+    assert set(commands.table).isdisjoint(CONNECTION_COMMANDS)
+    assert set(ARGS) == set(commands.table) | CONNECTION_COMMANDS
+
+
+def test_every_refusal_of_the_daemon_has_a_protocol_error_code():
+    from backbeat.daemon import errors
+    from backbeat.daemon.server import REFUSALS, refusal
+
+    refusals = {c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.RefusedError) and c is not errors.RefusedError}
+    assert refusals == set(REFUSALS)
+    assert refusal(errors.NotFoundError("no section named 'bridge'")).code == "not_found"
