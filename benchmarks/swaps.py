@@ -7,8 +7,9 @@ change, stop. The recording is checked against a reference rendering computed fr
 the bar before the boundary plays the old music, the two bars after it the new, note for note; a note
 the change cuts is ended exactly on the boundary; nothing is left sounding.
 
-``check`` (with ``reference`` and ``stuck``) is shared with the fake-clock tests (tests/daemon/swaps.py)
-and the LLM daemon tests.
+``drive`` (one trial through a ``Player``) and ``check`` (with ``reference`` and ``stuck``) are shared
+with the fake-clock tests (tests/daemon/swaps.py: the same player on trio's MockClock, its engine a
+fake that drives the pure scheduler) and the LLM daemon tests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +126,25 @@ def _change(player: Player, song: SongState, rng: random.Random, kind: str, seed
     return player.put_track(new, "section"), None, {**tracks, part: new}, set(), set()
 
 
+Messages = list[tuple[int, str, tuple[int, ...]]]
+"""(tick, track, message) of every send, in order."""
+
+
+async def drive(player: Player, song: SongState, trial: Trial, rng: random.Random, sent: Callable[[], Messages]) -> None:
+    """One trial through ``player``: play ``song``, make the trial's change at ``trial.moment``, play
+    on two bars past the boundary it lands on, stop, and check what ``sent`` says went out."""
+    player.load(song)
+    player.play()
+    await trio.sleep(trial.moment)
+    change, after_bar, tracks, muted, cut = _change(player, song, rng, trial.kind, trial.seed)
+    b = trial.boundary = change.tick
+    while player.playhead() < b + 2 * song_bar_ticks(song) + PPQ:
+        await trio.sleep(0.05)
+    player.stop()
+    await trio.sleep(0.3)
+    check(trial, song, sent(), tracks, after_bar, muted, cut)
+
+
 async def _trial(player: Player, record: Path, seed: int) -> Trial:
     rng = random.Random(seed)
     prompt = rng.choice(PROMPTS)
@@ -131,18 +152,11 @@ async def _trial(player: Player, record: Path, seed: int) -> Trial:
     song = retempo(await trio.to_thread.run_sync(lambda: compose_sync(prompt, seed=seed, bars=bars)), BPM)
     trial = Trial(seed, prompt, rng.choice(KINDS), moment=rng.uniform(0.2, 6.0))
     already = len(read_record(str(record))) if record.exists() else 0
-    player.load(song)
-    player.play()
-    await trio.sleep(trial.moment)
-    change, after_bar, tracks, muted, cut = _change(player, song, rng, trial.kind, seed)
-    b = trial.boundary = change.tick
-    bar = PPQ * 4
-    while player.playhead() < b + 2 * bar + PPQ:
-        await trio.sleep(0.05)
-    player.stop()
-    await trio.sleep(0.3)
-    messages = [(t, tr, m) for t, tr, m in read_record(str(record))[already:] if isinstance(m, tuple)]
-    check(trial, song, messages, tracks, after_bar, muted, cut)
+
+    def sent() -> Messages:
+        return [(t, tr, m) for t, tr, m in read_record(str(record))[already:] if isinstance(m, tuple)]
+
+    await drive(player, song, trial, rng, sent)
     return trial
 
 

@@ -22,6 +22,7 @@ import json
 import os
 import random
 import subprocess
+import bisect
 import sys
 import threading
 import time
@@ -31,7 +32,6 @@ from contextlib import contextmanager
 from backbeat.engine.client import EngineClient
 from backbeat.engine.commands import EngineConfig
 from backbeat.engine.events import Event, Note, note_events
-from backbeat.engine.feed import Feeder
 from backbeat.engine.time import PPQ, TempoMap
 
 from . import jack
@@ -110,17 +110,23 @@ def run_engine(events: list[Event], api: str) -> dict[str, float]:
     config = EngineConfig(midi_api=api, client_name="backbeat-bench", tempo=tempo)
     with EngineClient(config) as engine:
         engine.reset_stats()  # the start-up panic is not part of the measurement
-        feeder = Feeder(events, events[-1].tick + 1)
+        ticks, fed, end = [e.tick for e in events], 0, events[-1].tick + 1
         horizon = 0.5 * BPM * PPQ / 60
-        for item in feeder.feed(0, horizon):
-            engine.schedule(item.events)
+
+        def feed(playhead: float) -> None:  # what lies within the horizon, as an owner feeds it
+            nonlocal fed
+            upto = bisect.bisect_left(ticks, playhead + horizon, lo=fed)
+            if upto > fed:
+                engine.schedule(events[fed:upto])
+                fed = upto
+
+        feed(0)
         engine.start(0)
         started = time.perf_counter()
         while True:
             playhead = (time.perf_counter() - started) * BPM * PPQ / 60
-            for item in feeder.feed(playhead, horizon):
-                engine.schedule(item.events)
-            if feeder.finished(playhead - PPQ):  # a beat past the end: everything was sent
+            feed(playhead)
+            if fed == len(events) and playhead - PPQ >= end:  # a beat past the end: everything was sent
                 break
             time.sleep(0.02)
         t = engine.wait_telemetry()
@@ -249,14 +255,15 @@ def cpu_seconds(pid: int) -> float:
 
 def _song_clips():
     try:
+        from backbeat.daemon.timeline import Timeline
         from backbeat.generators.pipeline import compose_sync
-        from backbeat.generators.render import song_clips, tempo_map
     except ImportError:
         notes = [Note(t, 120, 36 + (t // 480) % 12, 100, c) for c in range(4) for t in range(0, 64 * 1920, 240)]
         return "synthetic 4-part pattern", note_events("song", notes), TempoMap.constant(BPM)
     song = compose_sync(PROMPTS[0], seed=11, bars=64)
-    events = sorted((e for c in song_clips(song) for e in note_events(c.track, c.notes)), key=Event.sort_key)
-    return f"{song.intent.prompt!r} ({len(song.tracks)} parts, {song.bpm:g} BPM)", events, tempo_map(song)
+    timeline = Timeline(song, loop=False)  # the one bridge from a song to the engine's events
+    events = sorted((e for c in timeline.commit(timeline.total_bars * timeline.bar_ticks) for e in c.events), key=Event.sort_key)
+    return f"{song.intent.prompt!r} ({len(song.tracks)} parts, {song.bpm:g} BPM)", events, TempoMap.constant(song.bpm)
 
 
 def measure_cpu(api: str, seconds: float) -> dict[str, object]:

@@ -150,8 +150,6 @@ class Composition(LiveListener):
         options = {"on_clip": self.clip, "warn": self.warn, "budget_s": settings.llm_live_budget_s} if settings.llm_configured else {}
         async with backend_for(settings, **options) as backend, trio.open_nursery() as nursery:
             self._nursery = nursery
-            if self.play:
-                nursery.start_soon(self._start_playing)
             await compose_live(self.draft, self, attempts=settings.stage_attempts, checkpoint=checkpoint, backend=backend)
 
     def warn(self, message: str) -> None:
@@ -169,6 +167,8 @@ class Composition(LiveListener):
 
     async def plan(self, draft: pipeline.Draft) -> None:
         await self.live.begin(draft.song())
+        if self.play:  # the parts are being written from now on
+            self._nursery.start_soon(self._start_playing)
 
     async def track(self, draft: pipeline.Draft, track: Track) -> None:
         await self.live.land_track(self.session_id, track)

@@ -3,11 +3,19 @@
 Every ``period`` (and at once after any change) the feed loop asks the timeline for the events
 between the last commit and the playhead plus the horizon, and hands them to the engine. The
 playhead comes from the engine's own anchor (its telemetry) and the tempo map the player keeps in
-step with the engine's. The engine process is supervised: if it dies, a new one is started (it
-panics at start-up, so nothing hangs) and playback resumes at the next bar.
+step with the engine's (or, following an external MIDI clock, the clock's tempo). The engine process
+is supervised: if it dies, a new one is started (it panics at start-up, so nothing hangs) and
+playback resumes at the next bar.
+
+The transport is the player's: ``playing``, ``stopped``, or ``ended`` (a song played without
+looping reached its end; every note ended). With ``--follow-clock`` the external clock starts and
+stops the engine itself and the player follows what the engine reports.
 
 All of the player's methods are synchronous and called from the daemon's trio thread, so every
-change to the timeline happens in one place, one at a time.
+change to the timeline happens in one place, one at a time. Two seams make it testable on a fake
+clock: ``clock`` (the engine's clock, ``time.perf_counter``; ``trio.current_time`` under trio's
+``MockClock``) and ``engine_factory`` (``EngineClient``; a fake that drives the pure scheduler).
+The daemon and ``backbeat play SESSION_DIR`` (``daemon.solo``) both play through it.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import trio
 
@@ -45,17 +54,20 @@ class Player:
         horizon_s: float = 0.2,
         period_s: float = 0.02,
         engine_factory: Callable[[EngineConfig], EngineClient] = EngineClient,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.config = config
         self.bus = bus
         self.horizon_s = horizon_s
         self.period_s = period_s
         self.keeper = EngineKeeper(config, bus, engine_factory)
+        self.clock = clock
+        """The engine's clock: telemetry anchors are times on it."""
         self.engine: EngineClient | None = None
         self.timeline: Timeline | None = None
         self._next: Timeline | None = None
         self.song: SongState | None = None
-        self.state = "stopped"
+        self.state: Literal["playing", "stopped", "ended"] = "stopped"
         self.loop = True
         self.start_section = 0
         self.tempo = TempoMap()
@@ -97,7 +109,7 @@ class Player:
                 await trio.lowlevel.wait_readable(engine)
                 engine.recv_telemetry()
                 self.keeper.remember(engine.telemetry)
-                self._follow_link()
+                self._follow(engine.telemetry)
                 for notice in engine.take_notices():
                     self.bus.log(notice.level if notice.level in ("info", "warning", "error") else "info", notice.text)
             except (EngineDiedError, EngineError, OSError) as e:
@@ -122,24 +134,18 @@ class Player:
             self._start(resume)
             self.bus.log("info", f"playback resumed at bar {resume // self.timeline.bar_ticks + 1}")
 
-    def _follow_link(self) -> None:
-        """With Link start/stop sync a peer starts the engine (from the top) or stops it: follow."""
-        t = self.engine.telemetry if self.engine else None
-        if t is None or t.link is None or not t.link.start_stop or self.timeline is None:
+    def _follow(self, t: Telemetry | None) -> None:
+        """The engine's transport moved by itself — an external MIDI clock (``--follow-clock``), or a
+        Link peer with start/stop sync (from the top) — so the player follows it."""
+        if t is None or self.timeline is None or not (t.clock == "follow" or (t.link is not None and t.link.start_stop)):
             return
         if t.time <= max(self._started_at, self._stopped_at):
             return  # telemetry from before our own last start or stop
-        if t.state == "playing" and self.state == "stopped":
-            self.timeline = Timeline(self.song, loop=self.loop, start_section=self.start_section)
-            self._start_tick = 0
-            self.timeline.reset(0)
-            self._send(self.timeline.commit(self.horizon_ticks(0)))
-            self._started_at, self.state, self._last_bar, self._changes = time.perf_counter(), "playing", 0, []
-            self.bus.publish("transport", self.transport())
-            self.wake()
+        if t.state == "playing" and self.state != "playing":
+            self._fresh_timeline(None)
+            self._start(0 if t.link is not None else int(t.tick), engine_starts=False)
         elif t.state == "stopped" and self.state == "playing":
-            self.state, self._next, self._start_tick = "stopped", None, 0
-            self.bus.publish("transport", self.transport())
+            self._halt("stopped", engine_stops=False)
 
     def _resume_tick(self) -> int:
         bar = self.timeline.bar_ticks if self.timeline else PPQ * 4
@@ -152,8 +158,9 @@ class Player:
         if self.state != "playing":
             return float(self._start_tick)
         t = self.engine.telemetry if self.engine else None
-        now = time.perf_counter()
-        if t is not None and t.link is not None and t.state == "playing":  # Link sets tempo and phase
+        now = self.clock()
+        if t is not None and t.state == "playing" and (t.link is not None or t.clock == "follow"):
+            # the tempo and phase are the external clock's (a Link session, a followed MIDI clock)
             return max(float(self._start_tick), t.anchor_tick + (now - t.anchor_time) * t.bpm * PPQ / 60.0)
         if t is not None and t.state == "playing" and t.anchor_time >= self._started_at - 0.5:
             anchor_tick, anchor_time = t.anchor_tick, t.anchor_time
@@ -195,6 +202,8 @@ class Player:
             self.tempo = self.tempo.set_from(self.timeline.offset, self.song.bpm)
         self._send(self.timeline.commit(until))
         self._announce(playhead)
+        if self._next is None and self.timeline.ended(playhead):
+            self._halt("ended")
 
     def _send(self, commands: list[Schedule | ReplaceFrom]) -> None:
         for command in commands:
@@ -283,11 +292,15 @@ class Player:
             if section is not None:
                 self.jump(section, "bar")
             return self.transport()
-        self.timeline = Timeline(self.song, loop=self.loop, start_section=self.start_section if section is None else section)
-        self.tempo = TempoMap.constant(self.song.bpm)  # a live tempo change is part of the song by now
+        self._fresh_timeline(section)
         self.engine.set_tempo_map(self.tempo)
         self._start(0)
         return self.transport()
+
+    def _fresh_timeline(self, section: int | None) -> None:
+        """Play the song from the start (of ``section``, else of the section chosen while stopped)."""
+        self.timeline = Timeline(self.song, loop=self.loop, start_section=self.start_section if section is None else section)
+        self.tempo = TempoMap.constant(self.song.bpm)  # a live tempo change is part of the song by now
 
     def pending(self) -> list[Change]:
         tl = self.timeline
@@ -296,12 +309,13 @@ class Player:
         playhead = self.playhead()
         return [c for c in [*tl.changes, *self._changes] if c.tick > playhead]
 
-    def _start(self, tick: int) -> None:
+    def _start(self, tick: int, *, engine_starts: bool = True) -> None:
         self._start_tick = tick
         self.timeline.reset(tick)
         self._send(self.timeline.commit(tick + self.horizon_ticks(tick)))
-        self.engine.start(tick)
-        self._started_at = time.perf_counter()
+        if engine_starts:
+            self.engine.start(tick)
+        self._started_at = self.clock()
         self.state = "playing"
         self._last_bar = tick // self.timeline.bar_ticks
         self._changes = []
@@ -309,15 +323,20 @@ class Player:
         self.wake()
 
     def stop(self) -> None:
-        if self.engine is not None:
+        self._halt("stopped")
+
+    def _halt(self, state: Literal["stopped", "ended"], *, engine_stops: bool = True) -> None:
+        """Stop the engine (every sounding note ended; unless it stopped itself) and say why:
+        stopped, or the song ended."""
+        if self.engine is not None and engine_stops:
             try:
                 self.engine.stop()
             except EngineDiedError:
                 pass  # a dead engine plays nothing; its replacement panics at start-up
-        self.state = "stopped"
+        self.state = state
         self._next = None
         self._start_tick = 0
-        self._stopped_at = time.perf_counter()
+        self._stopped_at = self.clock()
         self.bus.publish("transport", self.transport())
 
     def jump(self, section: int, quantize: Quantize) -> Change:

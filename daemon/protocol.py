@@ -169,7 +169,8 @@ class Payload(BaseModel):
 
 
 class Transport(Payload):
-    state: Literal["playing", "stopped"]
+    state: Literal["playing", "stopped", "ended"]
+    """``ended``: a song played without looping reached its end (``play`` starts it again)."""
     bar: int
     """One-based bar of the performance (counts on through loops and jumps)."""
     beat: int

@@ -120,6 +120,10 @@ class Timeline:
             return bar % self.total_bars if self.loop else None
         return bar
 
+    def ended(self, tick: float) -> bool:
+        """Whether an unlooped song is over at performance ``tick`` (nothing more will play)."""
+        return not self.loop and tick >= self.offset and self.song_bar(int(tick)) is None
+
     def section_of(self, song_bar: int) -> int:
         return bisect.bisect_right(self.section_starts, song_bar) - 1
 
@@ -189,9 +193,12 @@ class Timeline:
         return i >= 0 and states[i][1]
 
     def clip_at(self, part: str, section: int, tick: int) -> SectionClip | None:
-        versions = self._versions.get((part, section), [])
-        i = bisect.bisect_right([v[0] for v in versions], tick) - 1
-        return versions[i][1] if i >= 0 else None
+        # A section has a version or three: scanning back beats building a list to bisect, and this
+        # runs for every part of every bar the feed loop commits.
+        for at, clip in reversed(self._versions.get((part, section), ())):
+            if at <= tick:
+                return clip
+        return None
 
     def pending(self, playhead: int) -> list[Change]:
         """Changes that have not landed yet."""

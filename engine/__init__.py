@@ -18,7 +18,6 @@ Layers, bottom up:
 * ``outbox``      non-blocking frames from the engine to its owner.
 * ``rt``          the engine process: one loop that sleeps to absolute deadlines and sends.
 * ``client``      the owner's handle on the engine process (spawn, commands, telemetry).
-* ``feed``        owner side, pure: hand a finished song to the engine a horizon ahead (and loop).
 
 The engine owns timing and sending. It must never generate music, parse LLM output, touch the
 session folder, or import ``generators``/``daemon``/``trio``/``pydantic``: the engine process stays
