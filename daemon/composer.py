@@ -49,13 +49,6 @@ class Composer:
         self.stage: str | None = None
         """The stage running now (None between stages)."""
         self._job: trio.CancelScope | None = None
-        self._nursery: trio.Nursery | None = None
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            task_status.started()
-            await trio.sleep_forever()
 
     @property
     def running(self) -> bool:
@@ -74,7 +67,7 @@ class Composer:
         if self._job is not None:
             self._job.cancel()
             self.bus.log("info", "the previous generate was cancelled")
-        self._nursery.start_soon(self._generate, draft, play)
+        self.live.soon(self._generate, draft, play)  # the live song's background work
         return draft
 
     def progress(self, p: pipeline.Progress) -> None:

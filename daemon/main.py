@@ -1,8 +1,8 @@
 """The daemon's one nursery: every task it runs, started in order, each reporting readiness.
 
     player      the engine process, the timeline and the feed loop (playback)
-    live        the live song: its one owner (every change, the session folder, its history)
-    composer    pipeline jobs (generate), landing what they make on the live song
+    live        the live song: its one owner (every change, the session folder, its history),
+                and its background work: pipeline jobs (``composer``), saves, alternatives
     controller  MIDI controller input (when a controller map is configured)
     server      the socket: clients, requests, events
     signals     SIGINT/SIGTERM: stop, panic, save, exit within 2 s
@@ -83,7 +83,6 @@ async def run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path] = tr
     async with trio.open_nursery() as nursery:
         await nursery.start(player.run)
         await nursery.start(live.run)
-        await nursery.start(composer.run)
         if options.controller is not None:
             from .controller import run_controller  # rtmidi input: only when a map is configured
 

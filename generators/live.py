@@ -26,7 +26,7 @@ import trio
 from . import sound
 from .model import PARTS, Clip, Part, Track
 from .pipeline import Backend, Draft, Listener, compose_async, make_part
-from .parts import Plan
+from .context import Plan
 
 
 class LiveListener(Listener):

@@ -9,30 +9,19 @@ notes came out as they were keeps its version, so only real changes count as new
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from .bass import bass
 from .chords import chords
+from .context import Plan
 from .drums import drums
 from .melody import lead
-from .model import Arrangement, Part, PartParams, PipelineIntent, Progression, SongState, Track
+from .model import Part, PartParams, SongState, Track
 from .tables import tables
 
 PartGenerator = Callable[..., Track]
 """``(intent, progression, arrangement, *, seed, params=None) -> Track``: pure, same seed same part."""
 
 PART_GENERATORS: dict[Part, PartGenerator] = {"drums": drums, "bass": bass, "chords": chords, "lead": lead}
-
-
-class Plan(Protocol):
-    """What a part is written from."""
-
-    @property
-    def intent(self) -> PipelineIntent | None: ...
-    @property
-    def progression(self) -> Progression | None: ...
-    @property
-    def arrangement(self) -> Arrangement | None: ...
 
 
 def generate(plan: Plan, part: Part, *, seed: int, params: PartParams | None = None) -> Track:
