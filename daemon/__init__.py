@@ -9,8 +9,8 @@ keeps it written through a full disk) and its history; every change (regenerate,
 alternatives, choose, undo) is its method. ``composer`` runs the pipeline once per new song and
 lands what it makes on the live song as it arrives (the model's clips too). ``commands`` is the one
 table of protocol commands and its ``dispatch``, which the socket ``server`` and the ``controller``
-(``controller_port``, ``controls`` maps, ``perform`` actions) both use. ``protocol`` + ``framing`` +
-``address`` are the wire, shared with the TUI, with no trio import; ``bus`` fans events out to
+(``controller_port``, ``controls`` maps, ``perform`` actions) both use. ``protocol`` + ``envelope`` +
+``framing`` + ``address`` are the wire, shared with the TUI, with no trio import; ``bus`` fans events out to
 subscribers; ``state`` remembers the last session across restarts; ``errors`` is the one error
 root, whose refusals the server maps to protocol error codes.
 

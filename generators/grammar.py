@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from .questions import question_table
 from .reading import Correction
 from .spelling import correct
 from .tables import tables
@@ -61,9 +62,7 @@ def grammar() -> Grammar:
     first = _words_of([*listed, *r.words.not_parts, *c.undo, *c.redo, *c.revert, "tempo", "key", "bpm", "chord", "chords"])
     second = _words_of([*change_of, *target_of, *r.degrees, *r.genre_forms, *c.jump, *c.next, *c.stop, *c.play]) - first
     phrases = [*r.words.steer, *r.words.fillers, *r.sections, *UNITS, *TENS, *ORDINALS, *UNIT_WORDS, *r.spellings.values()]
-    from .routing import questions  # the question words are vocabulary too
-
-    for q in questions():
+    for q in question_table().questions:  # the question words are vocabulary too
         phrases += re.findall(r"[a-z]{3,}", " ".join(q.patterns))
     for key, g in tables().intent.genres.items():
         phrases += [key, g.name.lower(), *g.aliases]

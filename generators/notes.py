@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import drum_maps
 from .model import SongState, Track
+from .mpc import mpc_key  # the session writes the progression file with the same spelling
 
 _IMPORT = {
     "drum-kit": "a **Drum** track with a drum kit (pads: `notes/drum-pads.md`)",
@@ -87,8 +88,6 @@ def producer_notes(song: SongState, progression_name: str, progression_path: str
 
 
 def _mpc_key(song: SongState) -> str:
-    from .session import mpc_key  # the session writes the progression file with the same spelling
-
     key = song.progression.key
     return f"{mpc_key(key.root)} {key.mode}"
 

@@ -26,17 +26,15 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import field_validator
-
 from backbeat.engine.time import PPQ
 
 from .errors import ConfigError
 from .grid import spans, ticks_per_bar
 from .model import PARTS, Part, SongState
+from .questions import Question, question_table
 from .reading import Command
 from .grammar import prepare
 from .requests import read
-from .tables import Table, load
 from .transport import command
 
 if TYPE_CHECKING:
@@ -72,26 +70,6 @@ class Refine:
 
 
 Route = Answer | Compose | Refine | Command
-
-
-class Question(Table):
-    name: str
-    about: str
-    patterns: list[str]
-
-    @field_validator("patterns")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for p in patterns:
-            try:
-                re.compile(p)
-            except re.error as e:
-                raise ValueError(f"pattern {p!r}: {e}") from e
-        return patterns
-
-
-class QuestionTables(Table):
-    questions: list[Question]
 
 
 # --- answers ---------------------------------------------------------------------------------------
@@ -179,7 +157,7 @@ def questions() -> tuple[Question, ...]:
     Raises:
         ConfigError: the table is invalid or names a question backbeat cannot answer.
     """
-    table = load(QuestionTables, "questions")
+    table = question_table()
     unknown = [q.name for q in table.questions if q.name not in ANSWERS]
     if unknown:
         raise ConfigError(f"config/questions.toml: no answer for question(s) {', '.join(unknown)}; known: {', '.join(ANSWERS)}")

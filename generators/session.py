@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from . import midi, notes
 from .errors import BadRequestError, SessionError
 from .files import atomic_write
+from .mpc import mpc_key
 from .model import Chord, FileEntry, Progression, SessionManifest, SongState, StageRecord
 from .palette import palette
 from .theory import pitch_class
@@ -85,11 +86,6 @@ def read_checkpoint(folder: Path) -> bytes:
 # --- MPC Beats progression ---------------------------------------------------------------------------
 
 
-MPC_KEY_NAMES = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E",
-                 "E#": "F", "B#": "C"}
-"""MPC spells keys with sharps ("D#", "A#") in its own files (docs/MPC_BEATS.md §3)."""
-
-
 def _title(song: SongState, limit: int = 40) -> str:
     """The prompt's first words, at most ``limit`` characters, hyphens as spaces."""
     words = song.intent.prompt.replace("-", " ").split()
@@ -103,11 +99,6 @@ def _title(song: SongState, limit: int = 40) -> str:
 
 def _short_id(song: SongState) -> str:
     return song.session_id.rsplit("-", 1)[-1]
-
-
-def mpc_key(root: str) -> str:
-    """A tonic as MPC spells it: sharps, never flats."""
-    return MPC_KEY_NAMES.get(root, root)
 
 
 def progression_name(song: SongState) -> str:
