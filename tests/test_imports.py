@@ -134,6 +134,14 @@ def test_no_import_cycles():
     assert cycles(GRAPH) == []
 
 
+def test_the_command_lines_copy_of_the_parts_is_the_songs():
+    """The one list the CLI keeps of its own (its thin clients must not load the composer)."""
+    from backbeat.commands.options import PARTS
+    from backbeat.generators.model import PARTS as SONG_PARTS
+
+    assert PARTS == SONG_PARTS
+
+
 def test_the_cycle_finder_finds_one():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

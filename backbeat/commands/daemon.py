@@ -8,11 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backbeat.generators.names import PARTS
-
 from ..cli import UsageError
 from . import add_command
-from .options import add_midi_arguments, add_socket_argument, drum_maps_of, engine_config
+from .options import PARTS, add_midi_arguments, add_socket_argument, drum_maps_of, engine_config
 
 
 def _socket(args: argparse.Namespace) -> Path | None:

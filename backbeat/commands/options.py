@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from backbeat.engine.time import Meter, TempoMap
 
 API_CHOICES = ("auto", "alsa", "jack", "coremidi", "winmm", "monitor", "null")
+PARTS = ("drums", "bass", "chords", "lead")
+"""The song's parts as the command line offers them: a copy, because a thin client must not load the
+composer to parse its arguments; tests/test_imports.py checks it is ``generators.model.PARTS``."""
 
 
 def add_midi_arguments(parser: argparse.ArgumentParser) -> None:

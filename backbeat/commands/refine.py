@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backbeat.generators.names import PARTS
-
 from . import add_command
+from .options import PARTS
 
 
 def _print_reading(reading) -> None:
