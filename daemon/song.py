@@ -148,16 +148,15 @@ class LiveSong:
             self.player.put_track(track)
             self.publish_buffer()
 
-    async def land_sound(self, session_id: str, tracks: list[Track], *, replace: bool = True) -> None:
-        """Instruments and effect chains chosen for the song's parts (the clips stay as they play);
-        with ``replace`` False only for parts that have none yet (the producer's choices stay)."""
+    async def land_sound(self, session_id: str, tracks: list[Track]) -> None:
+        """Instruments and effect chains chosen for the song's parts (the clips stay as they play)."""
         async with self._changing:
             if (song := self.current(session_id)) is None:
                 return
             chosen = {t.part: t for t in tracks}
             kept = [
                 t.model_copy(update={"preset": chosen[t.part].preset, "effects": chosen[t.part].effects})
-                if t.part in chosen and (replace or t.preset is None) else t
+                if t.part in chosen else t
                 for t in song.tracks
             ]
             self._keep(song.model_copy(update={"tracks": kept}))
