@@ -77,13 +77,8 @@ def first_note(folder: Path, runs: int) -> dict[str, object]:
                     seen = len(receiver.stamped())
                     t0 = time.perf_counter()
                     client.request("generate", prompt=PROMPT, seed=i + 1, bars=16, play=True)
-                    end = time.monotonic() + 5
-                    while time.monotonic() < end:
-                        ons = [t for t, m in receiver.stamped()[seen:] if m[0] & 0xF0 == 0x90 and m[2] > 0]
-                        if ons:
-                            times.append((ons[0] - t0) * 1000)
-                            break
-                        time.sleep(0.002)
+                    if (ms := receiver.first_note_ms(seen, t0)) is not None:
+                        times.append(ms)
                 client.request("stop")
         finally:
             receiver.close()

@@ -219,6 +219,17 @@ class Receiver:
             time.sleep(0.01)
         return found
 
+    def first_note_ms(self, seen: int, t0: float, timeout: float = 5.0) -> float | None:
+        """Milliseconds from ``t0`` (on ``clock``) to the first note-on after the first ``seen``
+        messages, waiting up to ``timeout`` seconds for it; None if none came."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            ons = [t for t, m in self.stamped()[seen:] if m[0] & 0xF0 == 0x90 and m[2] > 0]
+            if ons:
+                return (ons[0] - t0) * 1000
+            time.sleep(0.002)
+        return None
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join()

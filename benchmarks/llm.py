@@ -61,16 +61,6 @@ def llm_daemon(folder: Path, base_url: str, concurrency: int) -> Iterator[Path]:
         yield sock
 
 
-def _first_note(receiver: jack.Receiver, seen: int, t0: float, timeout: float = 5.0) -> float | None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        ons = [t for t, m in receiver.stamped()[seen:] if m[0] & 0xF0 == 0x90 and m[2] > 0]
-        if ons:
-            return (ons[0] - t0) * 1000
-        time.sleep(0.002)
-    return None
-
-
 def _all_from_model(status: dict[str, Any]) -> bool:
     buffer = status.get("buffer") or {}
     clips = [c for clips in buffer.get("tracks", {}).values() for c in clips]
@@ -83,7 +73,7 @@ def _generate(client: DaemonClient, receiver: jack.Receiver, seed: int) -> tuple
     seen = len(receiver.stamped())
     t0 = time.perf_counter()
     client.request("generate", prompt=PROMPT, seed=seed, bars=BARS, play=True)
-    return t0, _first_note(receiver, seen, t0)
+    return t0, receiver.first_note_ms(seen, t0)
 
 
 def daemon_run(folder: Path, concurrency: int, first_note_runs: int) -> dict[str, Any]:

@@ -94,8 +94,6 @@ def _cli(url: str, cache: Path, out: Path) -> dict[str, Any]:
 
 
 def _first_notes(url: str, cache: Path, folder: Path, runs: int) -> list[float]:
-    from .llm import _first_note
-
     notes = []
     with jack.server("backbeat-bench-real"), running_daemon(folder, _env(url, cache)) as (_, sock):
         receiver = jack.Receiver(f"bench-real-{os.getpid()}")
@@ -108,7 +106,7 @@ def _first_notes(url: str, cache: Path, folder: Path, runs: int) -> list[float]:
                     seen = len(receiver.stamped())
                     t0 = time.perf_counter()
                     client.request("generate", prompt=PROMPT, seed=20 + i, bars=BARS, play=True)
-                    if (ms := _first_note(receiver, seen, t0)) is not None:
+                    if (ms := receiver.first_note_ms(seen, t0)) is not None:
                         notes.append(round(ms, 1))
                 client.request("stop")
         finally:

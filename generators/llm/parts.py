@@ -16,7 +16,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import trio
 
@@ -30,12 +31,29 @@ from backbeat.generators.theory import Scale, scale_of
 
 from . import clips, prompts
 from .asking import Asked
+from .budget import RunBudget
 from .config import llm_tables
 from .extract import parse_partial
 from .schemas import BarAnswer, ClipAnswer, HexClipAnswer
 
-if TYPE_CHECKING:
-    from .stages import LLMStages
+T = TypeVar("T")
+
+
+class LLMStages(Protocol):
+    """What writing the parts asks of the run it belongs to (``stages.LLMStages`` is the one run;
+    named here so this module need not import the module that imports it)."""
+
+    budget: RunBudget
+    part_format: str
+    on_clip: Callable[[Part, Clip], None] | None
+    on_bars: Callable[[Part, int, int, Clip], None] | None
+
+    def say(self, cause: str, message: str) -> None: ...
+
+    async def ask(self, schema: Any, system: str, user: str, seed: int, fix: Callable[[Any], T], *,
+                  on_partial: Callable[[Any], None] | None = None, max_tokens: int | None = None) -> Asked[T]: ...
+
+    async def sound_ahead(self, d: Draft) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
