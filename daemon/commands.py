@@ -18,6 +18,7 @@ from typing import Any
 import trio
 
 from backbeat.engine.ports import list_ports, platform_apis, probe
+from backbeat.generators.drum_maps import map_of_port
 from backbeat.generators.llm.client import LLMClient
 from backbeat.generators.routing import Answer, Command, Refine, Route, route, route_with
 from backbeat.generators.settings import Settings
@@ -30,7 +31,7 @@ from .player import Player
 from .protocol import (
     AlternativeInfo, AlternativesArgs, AlternativesResult, AnswerResult, AtBar, ChooseArgs, ChooseResult, Done,
     GenerateArgs, GenerateResult, JumpArgs, JumpResult, LearnArgs, MuteArgs, PartArgs, Payload, PendingChange,
-    PipelineStatus, PlayArgs, PortName, PortsResult, ProtocolError, QuestionResult, RefineArgs, RefineResult,
+    PipelineStatus, PlayArgs, PortInfo, PortName, PortsResult, ProtocolError, QuestionResult, RefineArgs, RefineResult,
     RegenerateResult, Request, SaidCommand, SaidGenerate, SaidQuestion, SaidRefine, SayArgs, SectionInfo, SessionInfo, Status,
     TempoArgs, Transport, UndoResult,
 )
@@ -126,10 +127,17 @@ class Commands:
     def _at(self, change: Change | None) -> int | None:
         return None if change is None or self.player.timeline is None else self._bar(change.tick)
 
+    def _with_drum_map(self, port: PortInfo) -> PortInfo:
+        if "notes" not in port.role:
+            return port
+        name = map_of_port(port.name, self.settings.drum_map, self.settings.playback.drum_maps)
+        return port.model_copy(update={"drum_map": name})
+
     # --- commands --------------------------------------------------------------------------------------
 
     async def status(self, _: Any) -> Status:
         engine, ports = self.player.engine_status()
+        ports = [self._with_drum_map(p) for p in ports]
         song = self.player.song
         session = None
         if song is not None:

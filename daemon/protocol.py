@@ -225,6 +225,8 @@ class PortInfo(Payload):
     """(the virtual port, on JACK) The ports listening to it."""
     missing: list[str] = []
     """(the virtual port, on JACK) Listeners that went away: connected again when they return."""
+    drum_map: str | None = None
+    """(a port that sends notes) The drum map its drum notes go through (config/drum_maps)."""
 
 
 class SectionInfo(Payload):

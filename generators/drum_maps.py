@@ -136,6 +136,13 @@ def port_rows(default: str, per_port: dict[str, str]) -> tuple[tuple[str, tuple[
     return (*rows, ("", note_table(default)))
 
 
+def map_of_port(port: str, default: str, per_port: dict[str, str]) -> str:
+    """The map port ``port``'s drum notes go through: the first pattern of ``per_port`` that its
+    name contains (ignoring case), else ``default`` (the rule ``port_rows`` gives the engine)."""
+    name = port.casefold()
+    return next((m for pattern, m in per_port.items() if pattern.casefold() in name), default)
+
+
 def remap(name: str, pitch: int) -> int:
     """The note drum role ``pitch`` (a GM number) is sent as under map ``name``."""
     return note_table(name)[pitch]

@@ -27,7 +27,7 @@ def daemon_options(args: argparse.Namespace, **extra: Any):
     from backbeat.generators.settings import settings
 
     engine = engine_config(args, TempoMap(), Meter())
-    drum_map, _ = drum_maps_of(args)  # new songs' files are written for the default map
+    drum_map, per_port = drum_maps_of(args)  # new songs' files are written for the default map
     if getattr(args, "record", None) is not None:  # hidden: tests check every message the engine sent
         import dataclasses
 
@@ -35,7 +35,8 @@ def daemon_options(args: argparse.Namespace, **extra: Any):
     return DaemonOptions(
         socket=args.socket or default_socket(),
         engine=engine,
-        settings=settings().model_copy(update={"drum_map": drum_map}),
+        settings=settings().model_copy(update={
+            "drum_map": drum_map, "playback": settings().playback.model_copy(update={"drum_maps": per_port})}),
         memory=Memory(),
         controller=getattr(args, "controller", None),
         **extra,

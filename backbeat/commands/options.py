@@ -110,6 +110,28 @@ def disagreements(args: argparse.Namespace, status: dict) -> list[str]:
         found.append(f"--follow-clock {args.follow_clock} (the daemon follows no clock)")
     if getattr(args, "link", None) and not engine.get("link"):
         found.append("--link (the daemon is not in an Ableton Link session)")
+    found += _drum_map_disagreements(getattr(args, "drum_map", None) or [], [p for p in ports if p.get("drum_map")])
+    return found
+
+
+def _drum_map_disagreements(values: list[str], ports: list[dict]) -> list[str]:
+    """``--drum-map`` values whose ports (every note port its pattern names; a bare map: those no
+    pattern names) send drums through another map in the daemon."""
+    if not values or not ports:
+        return []
+    from backbeat.generators.drum_maps import map_of_port
+
+    default, per_port = drum_maps_of(argparse.Namespace(drum_map=values))
+    found = []
+    for value in values:
+        pattern, _, _ = value.rpartition("=")
+        for port in ports:
+            name = port["name"].casefold()
+            first = next((p for p in per_port if p.casefold() in name), None)
+            if (first is None) if not pattern else (first == pattern):
+                wanted = map_of_port(port["name"], default, per_port)
+                if wanted != port["drum_map"]:
+                    found.append(f"--drum-map {value} (the daemon sends {port['name']}'s drums through {port['drum_map']})")
     return found
 
 

@@ -52,3 +52,38 @@ def test_play_through_a_daemon_on_another_midi_api_is_one_line_and_plays_nothing
     assert len(lines) == 1 and "--midi-api jack (the daemon plays through null)" in lines[0] and "backbeat shutdown" in lines[0]
     with daemon_process.client() as client:
         assert client.request("status")["transport"]["state"] == "stopped", "nothing was handed to the daemon"
+
+
+MAPPED = {"engine": {"api": "jack"}, "ports": [
+    {"name": "backbeat:out", "role": "notes", "up": True, "drum_map": "mpc-legacy"},
+    {"name": "backbeat:gm-synth", "role": "notes", "up": True, "drum_map": "gm"},
+    {"name": "backbeat:clock", "role": "clock", "up": True},
+]}
+
+
+def test_a_drum_map_the_daemon_sends_otherwise_is_named_with_the_port_and_its_map():
+    assert disagreements(args(drum_map=["gm-synth=gm"]), MAPPED) == []
+    assert disagreements(args(drum_map=["gm"]), {**MAPPED, "ports": MAPPED["ports"][1:]}) == []
+    assert disagreements(args(drum_map=["out=mpc-legacy", "synth=gm"]), MAPPED) == []
+    assert disagreements(args(drum_map=["out=mpc-chromatic"]), MAPPED) == [
+        "--drum-map out=mpc-chromatic (the daemon sends backbeat:out's drums through mpc-legacy)"]
+    # a bare map is every port no pattern names: both here
+    assert disagreements(args(drum_map=["gm"]), MAPPED) == [
+        "--drum-map gm (the daemon sends backbeat:out's drums through mpc-legacy)"]
+    assert disagreements(args(drum_map=["gm"]), STATUS) == [], "a daemon that does not say its maps is not second-guessed"
+
+
+def test_a_daemon_says_each_note_ports_drum_map_and_play_refuses_another(daemon_process, tmp_path):
+    with daemon_process.client() as client:
+        ports = client.request("status")["ports"]
+    maps = {p["name"]: p.get("drum_map") for p in ports if "notes" in p["role"]}
+    assert maps and set(maps.values()) == {"gm"}, ports
+    folder = tmp_path / "session"
+    folder.mkdir()
+    session.write(folder, pipeline.compose_sync("boom bap", seed=2, bars=4), [])
+    run = subprocess.run(
+        [sys.executable, "-m", "backbeat", "play", str(folder), "--drum-map", "mpc-legacy", "--socket", str(daemon_process.socket)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "--drum-map mpc-legacy (the daemon sends" in run.stderr and "through gm)" in run.stderr, run.stderr
