@@ -32,7 +32,7 @@ from .protocol import (
     AlternativeInfo, AlternativesArgs, AlternativesResult, AnswerResult, AtBar, ChooseArgs, ChooseResult, Done,
     GenerateArgs, GenerateResult, JumpArgs, JumpResult, LearnArgs, MuteArgs, PartArgs, Payload, PendingChange,
     PipelineStatus, PlayArgs, PortInfo, PortName, PortsResult, ProtocolError, QuestionResult, RefineArgs, RefineResult,
-    RegenerateResult, Request, SaidCommand, SaidGenerate, SaidQuestion, SaidRefine, SayArgs, SectionInfo, SessionInfo, Status,
+    RegenerateResult, Request, SaidCommand, SaidGenerate, SaidQuestion, SaidRefine, SayArgs, Status,
     TempoArgs, Transport, UndoResult,
 )
 from .song import LiveSong
@@ -138,19 +138,9 @@ class Commands:
     async def status(self, _: Any) -> Status:
         engine, ports = self.player.engine_status()
         ports = [self._with_drum_map(p) for p in ports]
-        song = self.player.song
-        session = None
-        if song is not None:
-            starts = song.arrangement.start_bars()
-            folder = self.live.folder if self.live.current(song.session_id) is not None else None
-            session = SessionInfo(
-                path=str(folder) if folder else None,
-                session_id=song.session_id, prompt=song.intent.prompt, key=song.progression.key.label(), bpm=song.bpm,
-                sections=[SectionInfo(name=s.name, bars=s.bars, start_bar=b + 1) for s, b in zip(song.arrangement.sections, starts)],
-            )
         pending = [PendingChange(kind=c.kind, at_bar=self._bar(c.tick), detail=c.detail) for c in self.player.pending()]
         return Status(
-            transport=self.player.transport(), session=session, engine=engine, ports=ports,
+            transport=self.player.transport(), session=self.live.session_info(), engine=engine, ports=ports,
             pipeline=PipelineStatus(running=self.composer.running, stage=self.composer.stage), pending=pending,
             buffer=self.live.buffer_state(), save_error=self.live.saver.error, last_session_error=self.last_session_error,
         )
@@ -184,7 +174,9 @@ class Commands:
         return RegenerateResult(at_bar=self._at(change), version=version)
 
     async def mute(self, args: MuteArgs) -> AtBar:
-        return AtBar(at_bar=self._bar(self.player.mute(args.track, args.on).tick))
+        change = self.player.mute(args.track, args.on)
+        self.live.publish_buffer()  # every client's mute indicator
+        return AtBar(at_bar=self._bar(change.tick))
 
     async def ports(self, _: Any) -> PortsResult:
         def scan() -> tuple[list[PortName], list[PortName]]:
@@ -221,11 +213,11 @@ class Commands:
         return await trio.to_thread.run_sync(route, text, song)
 
     async def say(self, args: SayArgs) -> Payload:
-        """The one input line: a question is answered from the song, a change refines it, anything
-        else is a new song (composed and played)."""
+        """The one input line: a question is answered from the song, a command runs, a change
+        refines it, a description of a song is a new song (composed and played); anything else is
+        asked back about and changes nothing."""
         routed = await self._route(args.text)
-        if isinstance(routed, Answer):
-            self.bus.log("info", routed.text)
+        if isinstance(routed, Answer):  # to the one who asked only: not a line in every client's log
             return AnswerResult(answer=routed.text, data=routed.data)
         if isinstance(routed, Command):
             return SaidCommand(command=routed.label, result=await self._command(routed))
@@ -278,7 +270,10 @@ class Commands:
         return ChooseResult(part=args.part, label=label.upper(), at_bar=self._at(change))
 
     async def undo(self, _: Any) -> UndoResult:
+        composing = self.live.song.session_id if self.composer.running and self.live.song else None
         notes, change = await self.live.undo()
+        if composing is not None and self.live.current(composing) is None:
+            self.composer.cancel()  # the song being composed was undone
         return UndoResult(notes=notes, at_bar=self._at(change))
 
     async def shutdown(self, _: Any) -> Done:

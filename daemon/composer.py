@@ -70,6 +70,11 @@ class Composer:
         self.live.soon(self._generate, draft, play)  # the live song's background work
         return draft
 
+    def cancel(self) -> None:
+        """Stop the job running, if any (its song was undone)."""
+        if self._job is not None:
+            self._job.cancel()
+
     def progress(self, p: pipeline.Progress) -> None:
         self.stage = p.stage if p.status in ("start", "retry") else None
         self.bus.publish("pipeline", PipelineEvent(stage=p.stage, index=p.index, status=p.status, message=p.message, duration_ms=p.duration_ms))

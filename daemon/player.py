@@ -80,6 +80,8 @@ class Player:
         """Changes the player itself places (a new song, a tempo change); the timeline keeps the rest."""
         self._wake = trio.Event()
         self.closing = False
+        self.on_song: Callable[[], None] = lambda: None
+        """Called when the song the player performs is replaced by the one placed at a boundary."""
         """Set when the daemon shuts down: an engine that exits then is not restarted."""
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -200,6 +202,7 @@ class Player:
             self.song = self.timeline.song
             self.engine.set_tempo(self.timeline.offset, self.song.bpm)
             self.tempo = self.tempo.set_from(self.timeline.offset, self.song.bpm)
+            self.on_song()
         self._send(self.timeline.commit(until))
         self._announce(playhead)
         if self._next is None and self.timeline.ended(playhead):
@@ -392,6 +395,10 @@ class Player:
             section_index=section, song_bar=None if song_bar is None else song_bar + 1,
             bpm=self.tempo.bpm_at(tick), loop=self.loop,
         )
+
+    def muted(self) -> list[str]:
+        """The parts muted in what plays (a mute placed for the next bar counts already)."""
+        return (self._next or self.timeline).muted_parts() if self.timeline is not None else []
 
     def engine_status(self) -> tuple[EngineStatus, list[PortInfo]]:
         t: Telemetry | None = self.engine.telemetry if self.engine else None

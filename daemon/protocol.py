@@ -19,7 +19,7 @@ from .envelope import PROTOCOL, error, event, frame_id, hello, ok, request  # no
 ErrorCode = Literal[
     "bad_frame", "too_large", "unknown_command", "bad_args", "not_found", "conflict", "unavailable", "failed", "internal"
 ]
-EVENTS = ("transport", "pipeline", "buffer", "swap", "log")
+EVENTS = ("transport", "pipeline", "buffer", "song", "swap", "log")
 
 
 class ProtocolError(Exception):
@@ -97,7 +97,7 @@ class ChooseArgs(Wire):
 
 
 class SubscribeArgs(Wire):
-    topics: list[Literal["transport", "pipeline", "buffer", "swap", "log"]] | None = None
+    topics: list[Literal["transport", "pipeline", "buffer", "song", "swap", "log"]] | None = None
 
 
 class LearnArgs(Wire):
@@ -264,6 +264,16 @@ class ClipState(Payload):
 class BufferEvent(Payload):
     tracks: dict[str, list[ClipState]]
     ready_bars: int
+    muted: list[str] = []
+    """The parts muted (or to be muted at the next bar) in what plays."""
+
+
+class SongEvent(Payload):
+    """The whole song a client shows, sent when it changes: another song (composed, loaded, brought
+    back by an undo), another arrangement, tempo, key or folder."""
+
+    session: SessionInfo | None
+    buffer: BufferEvent | None
 
 
 class Status(Payload):

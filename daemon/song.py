@@ -40,7 +40,7 @@ from backbeat.generators.settings import Settings
 from .bus import Bus
 from .errors import ConflictError, FailedError, InvalidRequestError, NotFoundError
 from .player import Player, with_track
-from .protocol import BufferEvent, ClipState
+from .protocol import BufferEvent, ClipState, SectionInfo, SessionInfo, SongEvent
 from .saving import Saver
 from .state import Memory
 from .timeline import Change
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 PRE_GENERATED = 3
 """Alternatives made of each part of a new song, in the background, so A/B switches at once."""
+REPLACED = 8
+"""Songs kept for ``undo`` to bring back after another song replaced them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,14 @@ class LiveSong:
         """The song whose pipeline has finished: its folder may be created and finished."""
         self._unsaved: dict[str, _Unsaved] = {}
         """Songs whose latest state is not on disk yet (a write failed), by session id."""
+        self._replaced: list[_Replaced] = []
+        """Songs another song replaced (newest last), each with its folder: what ``undo`` brings
+        back when the song now live has no change of its own."""
+        self._own = 0
+        """History entries the live song had when it became live (more: it was changed since)."""
+        self._shown: SessionInfo | None = None
+        """The song as the last ``song`` event described it."""
+        player.on_song = self.publish_buffer  # a song that takes over at a boundary is news too
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Background work (saves, alternatives made after a new song) until cancelled."""
@@ -133,7 +143,9 @@ class LiveSong:
 
     def _begin(self, song: SongState) -> Change | None:
         if self.song is None or self.song.session_id != song.session_id:
-            self.folder, self.stages = None, []
+            if self.song is not None and self.folder is not None:  # a finished song: undo brings it back
+                self._replaced = [*self._replaced, _Replaced(self.song, self.folder, self.stages, self._own)][-REPLACED:]
+            self.folder, self.stages, self._own = None, [], len(song.history)
         self._keep(song)
         change = self.player.load(song)
         self.publish_buffer()
@@ -221,6 +233,7 @@ class LiveSong:
         async with self._changing:
             self._begin(song)
             self.folder, self.stages, self._composed = folder, stages, song.session_id
+            self.publish_buffer()  # with its folder now
         return song
 
     def _remember(self, folder: Path) -> None:
@@ -263,6 +276,8 @@ class LiveSong:
                     self.folder, self._partial = final, (None, None)
                 if new:
                     finished.append(final)
+        if finished:
+            self.publish_buffer()  # the song has its folder now
         for folder in finished:
             await trio.to_thread.run_sync(self._remember, folder)
             self.bus.log("info", f"session written to {folder}")
@@ -397,8 +412,11 @@ class LiveSong:
         return label, await self.choose(part, label)
 
     async def undo(self) -> tuple[list[str], Change | None]:
-        """Undo the last change (an undo of an undo redoes), landing as the change did."""
+        """Undo the last change (an undo of an undo redoes), landing as the change did; a song
+        with no change of its own since it replaced another brings that one back."""
         async with self._changing:
+            if self._replaced and (self.song is None or len(self.song.history) == self._own):
+                return await self._bring_back()
             before = self._require()
             if self.folder is None:
                 raise ConflictError("the song's session folder is still being written; try again in a moment")
@@ -411,6 +429,16 @@ class LiveSong:
             self._keep(revision.song)
             self.publish_buffer()
             return list(revision.notes), change
+
+    async def _bring_back(self) -> tuple[list[str], Change | None]:
+        """The song the live one replaced, live again (at the next section boundary while playing)."""
+        previous = self._replaced.pop()
+        self.song, self.folder, self.stages, self._own = previous.song, previous.folder, previous.stages, previous.own
+        self._composed = previous.song.session_id
+        change = self.player.load(previous.song)
+        self.publish_buffer()
+        await trio.to_thread.run_sync(self._remember, previous.folder)
+        return [f"back to the previous song: {previous.song.intent.prompt} ({previous.folder.name})"], change
 
     async def pre_generate(self, session_id: str) -> None:
         """Alternatives of every part of the new song, quietly, for instant A/B."""
@@ -425,17 +453,48 @@ class LiveSong:
 
     # --- what clients see ----------------------------------------------------------------------------
 
+    def session_info(self) -> SessionInfo | None:
+        """The song the player performs, as ``status.session`` reports it (its folder once written)."""
+        song = self.player.song
+        if song is None:
+            return None
+        starts = song.arrangement.start_bars()
+        folder = self.folder if self.current(song.session_id) is not None else None
+        return SessionInfo(
+            path=str(folder) if folder else None,
+            session_id=song.session_id, prompt=song.intent.prompt, key=song.progression.key.label(), bpm=song.bpm,
+            sections=[SectionInfo(name=s.name, bars=s.bars, start_bar=b + 1) for s, b in zip(song.arrangement.sections, starts)],
+        )
+
     def buffer_state(self) -> BufferEvent | None:
-        """Which clips of which parts exist, and where each came from."""
-        song = self.song
+        """Which clips of which parts of the song the player performs exist, where each came from,
+        and which parts are muted."""
+        song = self.player.song
         if song is None:
             return None
         tracks = {t.part: [ClipState(section=c.section, source=c.source, version=c.version) for c in t.clips] for t in song.tracks}
-        return BufferEvent(tracks=tracks, ready_bars=song.arrangement.total_bars if song.tracks else 0)
+        return BufferEvent(tracks=tracks, ready_bars=song.arrangement.total_bars if song.tracks else 0,
+                           muted=self.player.muted())
 
     def publish_buffer(self) -> None:
-        if (state := self.buffer_state()) is not None:
-            self.bus.publish("buffer", state)
+        """Tell every client what changed: the buffer, and the whole song (``song``) when what
+        ``status.session`` would say is not what was last sent."""
+        if (state := self.buffer_state()) is None:
+            return
+        self.bus.publish("buffer", state)
+        info = self.session_info()
+        if info != self._shown:
+            self._shown = info
+            self.bus.publish("song", SongEvent(session=info, buffer=state))
+
+@dataclass(frozen=True, slots=True)
+class _Replaced:
+    """A finished song another one replaced, as it was then."""
+
+    song: SongState
+    folder: Path
+    stages: list[StageRecord]
+    own: int
 
 
 @dataclass

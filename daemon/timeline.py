@@ -192,6 +192,10 @@ class Timeline:
         i = bisect.bisect_right(states, (tick, True)) - 1
         return i >= 0 and states[i][1]
 
+    def muted_parts(self) -> list[str]:
+        """The parts muted as the latest mute of each leaves them (placed, or landed already)."""
+        return [part for part, states in self._mutes.items() if states and states[-1][1]]
+
     def clip_at(self, part: str, section: int, tick: int) -> SectionClip | None:
         # A section has a version or three: scanning back beats building a list to bisect, and this
         # runs for every part of every bar the feed loop commits.

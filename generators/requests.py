@@ -236,9 +236,9 @@ def read(text: str, song: SongState) -> Reading:
     changes = _unique(s.changes)
     if not changes:
         unknown = _unknown(clean)
-        heard = f" (not understood: {', '.join(unknown)})" if unknown else ""
+        heard = f" (unknown words: {', '.join(unknown)})" if unknown else ""
         return Reading(text=text, corrections=fixes, unknown=unknown, understood=False, describes=describes,
-                       question=f"I did not catch a change{heard}. Try e.g. {EXAMPLES}.")
+                       question=f"I did not understand “{text.strip()[:60]}” as a change{heard}. Try e.g. {EXAMPLES}.")
     return Reading(text=text, changes=changes, corrections=fixes, unknown=_unknown(clean), describes=describes)
 
 
