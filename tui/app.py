@@ -2,38 +2,45 @@
 
 Two modes share the keyboard: the input line (focused at start) takes text; ``esc`` moves focus to
 the arrangement, where the performance keys act (space, 1–9, shift+1–9, p, q); ``/``, ``i`` or
-``enter`` go back to typing. Quitting only disconnects: the daemon plays on.
+``enter`` go back to typing. ``?`` (from the arrangement) or F1 (anywhere) shows the help; the
+command palette (ctrl+p) holds backbeat's commands. Quitting only disconnects: the daemon plays on.
+
+What it shows is what the daemon said last: ``status`` on connect, then events — a ``song`` event
+carries the whole new song (sections, clips, mutes) whenever it changes, so no view is ever left
+showing the song before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from .client import BACKOFF, DaemonLink
-from .commands import TIMEOUTS, Action, checked, help_lines, parse
+from .commands import SLASH, TIMEOUTS, Action, checked, help_rows, parse
 from .errors import TuiError
 from .messages import Connected, DaemonEvent, Disconnected
 from .widgets import Arrangement, EventLog, PipelineView, TransportBar
+from .widgets.help import HelpScreen, help_table
 
 SHIFTED = ("exclamation_mark", "at", "number_sign", "dollar_sign", "percent_sign",
            "circumflex_accent", "ampersand", "asterisk", "left_parenthesis")
 """What shift+1…9 sends on a US layout: terminals report the character, not shift plus a digit."""
 
 DONE_LINES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
-    "generate": lambda args, r: f"composing “{args['prompt']}” (seed {r.get('seed')})",
+    "generate": lambda args, r: _composing(args["prompt"], r),
     "play": lambda args, r: f"playing from bar {r.get('bar')} ({r.get('section') or 'start'})",
     "stop": lambda args, r: "stopped (every note ended)",
     "panic": lambda args, r: "panic: every note ended, all notes off sent",
     "learn": lambda args, r: f"learned: {r.get('control')} → {r.get('action')}",
-    "say": lambda args, r: _said(r),
-    "refine": lambda args, r: _said({"kind": "refine", **r}),
+    "say": lambda args, r: _said(args["text"], r),
+    "refine": lambda args, r: _said(args["text"], {"kind": "refine", **r}),
     "alternatives": lambda args, r: "  ".join(f"{a['label']}: {a['description']}" for a in r.get("alternatives", [])),
     "choose": lambda args, r: f"{r.get('part')} {r.get('label')} from bar {r.get('at_bar')}",
     "ab": lambda args, r: f"{r.get('part')} {r.get('label')} from bar {r.get('at_bar')}",
@@ -42,31 +49,59 @@ DONE_LINES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
 """A confirmation line per command; the others are announced by the daemon's own swap events."""
 
 
-def _said(r: dict[str, Any]) -> str:
-    """The answer to a routed line: an answer, a question back, what a change did, or a new song."""
-    if r.get("kind") == "answer":
+def _composing(prompt: str, r: dict[str, Any]) -> str:
+    return f"composing “{prompt}” (seed {r.get('seed')}); undo brings back the song before"
+
+
+def _said(text: str, r: dict[str, Any]) -> str:
+    """The answer to a routed line: an answer, a question back, what a change or command did, or a new song."""
+    kind = r.get("kind")
+    if kind == "answer":
         return r.get("answer", "")
     if r.get("question"):
-        return f"? {r['question']} (nothing changed)"
-    if r.get("kind") == "refine":
-        return "; ".join(r.get("notes", [])) + (f" (from bar {r['at_bar']})" if r.get("at_bar") else "")
-    return f"composing (seed {r.get('seed')})"
+        return f"{r['question']} (nothing changed)"
+    if kind == "command":
+        return f"{r.get('command')}: {_command_result(r)}"
+    if kind == "refine":
+        return "; ".join(r.get("notes", [])) + _from_bar(r)
+    return _composing(text, r)
+
+
+def _from_bar(r: dict[str, Any]) -> str:
+    return f" (from bar {r['at_bar']})" if r.get("at_bar") else ""
+
+
+def _command_result(r: dict[str, Any]) -> str:
+    """What a command typed in words did, from its own result (its fields beside ``command``)."""
+    if r.get("notes"):
+        return "; ".join(r["notes"]) + _from_bar(r)
+    if r.get("section"):
+        return f"{r['section']}" + (f" at bar {r['at_bar']}" if r.get("at_bar") else "")
+    if r.get("state"):
+        return f"{r['state']} at bar {r.get('bar')}"
+    return "done"
+
+
+KEYS: tuple[tuple[str, str, str, str], ...] = (
+    ("space", "toggle_play", "play/stop", "space"),
+    ("1", "jump(1, 'section')", "jump to section 1 at the next section", "1…9"),
+    ("exclamation_mark,shift+1", "jump(1, 'bar')", "jump to section 1 at the next bar", "⇧1…9"),
+    ("p", "panic", "panic: every note off", "p"),
+    ("q", "quit", "quit the TUI (the music plays on)", "q"),
+    ("question_mark,f1", "help", "help: every key and command", "?/F1"),
+    ("escape", "keys", "performance keys (focus the arrangement)", "esc"),
+    ("slash", "type('/')", "type a slash command", "/"),
+    ("i,enter", "type('')", "back to typing", "i/enter"),
+)
+"""The keys shown in the footer and the help: (keys, action, what it does, how it is shown)."""
 
 
 def _bindings() -> list[Binding]:
-    keys = [
-        Binding("space", "toggle_play", "play/stop"),
-        Binding("1", "jump(1, 'section')", "jump", key_display="1…9"),
-        Binding("exclamation_mark,shift+1", "jump(1, 'bar')", "jump next bar", key_display="⇧1…9"),
-        Binding("p", "panic", "panic"),
-        Binding("q", "quit", "quit (music plays on)"),
-        Binding("escape", "keys", "keys", show=False),
-        Binding("slash", "type('/')", "command", key_display="/"),
-        Binding("i,enter", "type('')", "type", show=False),
-    ]
+    keys = [Binding(k, action, what, key_display=shown, show=shown in ("space", "1…9", "⇧1…9", "p", "q", "?/F1", "/"))
+            for k, action, what, shown in KEYS]
     for n in range(2, 10):
-        keys.append(Binding(str(n), f"jump({n}, 'section')", show=False))
-        keys.append(Binding(f"{SHIFTED[n - 1]},shift+{n}", f"jump({n}, 'bar')", show=False))
+        keys.append(Binding(str(n), f"jump({n}, 'section')", f"jump to section {n} at the next section", show=False))
+        keys.append(Binding(f"{SHIFTED[n - 1]},shift+{n}", f"jump({n}, 'bar')", f"jump to section {n} at the next bar", show=False))
     return keys
 
 
@@ -82,10 +117,9 @@ class BackbeatApp(App[None]):
         self.link = DaemonLink(self.post_message, socket, backoff=backoff)
         self.bar, self.timeline = TransportBar(id="transport"), Arrangement(id="arrangement")
         self.stages, self.logview = PipelineView(id="pipeline"), EventLog(id="log")
-        self._stale = self._fetching = False
         self.routes: dict[str, Callable[[dict[str, Any]], None]] = {
-            "transport": self._transport, "pipeline": self._pipeline, "buffer": self._buffer,
-            "swap": self.logview.swap, "log": self.logview.daemon_log,
+            "transport": self._transport, "pipeline": self._pipeline, "buffer": self.timeline.show_buffer,
+            "song": self._song, "swap": self.logview.swap, "log": self.logview.daemon_log,
         }
 
     def compose(self) -> ComposeResult:
@@ -109,7 +143,6 @@ class BackbeatApp(App[None]):
         status = message.status
         self.bar.show_link(f"daemon {message.version} · {self.link.path}", linked=True)
         self.stages.show_status(status["pipeline"])
-        self.timeline.forget_clips()
         self._show_status(status)
         self.logview.note(f"connected to the daemon {message.version}")
         for change in status.get("pending", []):
@@ -130,14 +163,17 @@ class BackbeatApp(App[None]):
     def _show_status(self, status: dict[str, Any]) -> None:
         self.bar.show_transport(status["transport"])
         self.timeline.show_session(status["session"], self.stages.busy)
+        self.timeline.show_buffer(status.get("buffer"))
         self.timeline.show_transport(status["transport"])
+
+    def _song(self, data: dict[str, Any]) -> None:
+        """Another song, or the same one changed as a whole: everything the view holds, at once."""
+        self.timeline.show_session(data.get("session"), self.stages.busy)
+        self.timeline.show_buffer(data.get("buffer"))
 
     def _transport(self, data: dict[str, Any]) -> None:
         self.bar.show_transport(data)
         self.timeline.show_transport(data)
-        names = [s["name"] for s in (self.timeline.session or {}).get("sections", [])]
-        if data.get("section") is not None and data["section"] not in names:
-            self._refresh_status()  # another song was loaded: events do not carry its arrangement
 
     def _pipeline(self, data: dict[str, Any]) -> None:
         self.stages.show_event(data)
@@ -145,39 +181,21 @@ class BackbeatApp(App[None]):
         if data.get("status") == "failed":
             self.logview.error(f"stage {data.get('stage')} failed: {data.get('message')}")
 
-    def _buffer(self, data: dict[str, Any]) -> None:
-        self.timeline.show_buffer(data)
-        self._refresh_status()  # clips landed: possibly of a new song, whose sections only status gives
-
-    def _refresh_status(self) -> None:
-        """Ask for ``status`` once more; asks made while one is in flight are folded into one more."""
-        self._stale = True
-        if not self._fetching:
-            self._fetching = True
-            self.run_worker(self._fetch_status(), group="status")
-
-    async def _fetch_status(self) -> None:
-        try:
-            while self._stale:
-                self._stale = False
-                self._show_status(await self.link.request("status"))
-        except TuiError:
-            pass  # disconnected: Connected brings a fresh status
-        finally:
-            self._fetching = False
-
     # --- what the user asks for ------------------------------------------------------------------
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.input.clear()
+        self.run_line(event.value)
+
+    def run_line(self, line: str) -> None:
+        """What typing ``line`` and enter does."""
         try:
-            action = parse(event.value, has_session=self.timeline.session is not None)
+            action = parse(line)
         except TuiError as e:
             self.logview.error(str(e))
             return
         if action.local:
-            for line in help_lines():
-                self.logview.note(line)
+            self.action_help()
             return
         self.send(action)
 
@@ -205,6 +223,20 @@ class BackbeatApp(App[None]):
 
     def action_panic(self) -> None:
         self.send(Action("panic"))
+
+    def action_help(self) -> None:
+        keys = [(shown, what) for _, _, what, shown in KEYS] + [("ctrl+p", "command palette: backbeat's commands"),
+                                                                ("ctrl+q", "quit from anywhere (the music plays on)")]
+        self.push_screen(HelpScreen(help_table(keys, help_rows()[:-1], help_rows()[-1])))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """backbeat's own commands first in the palette: one without arguments runs, one with
+        arguments is put on the input line to finish."""
+        for name, spec in SLASH.items():
+            takes = spec.usage != f"/{name}"
+            run = (lambda n=name: self.action_type(f"/{n} ")) if takes else (lambda n=name: self.run_line(f"/{n}"))
+            yield SystemCommand(f"backbeat {spec.usage}", spec.help, run)
+        yield from super().get_system_commands(screen)
 
     def action_keys(self) -> None:
         self.timeline.focus()

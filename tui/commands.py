@@ -1,7 +1,10 @@
 """The input line as tables: slash commands and plain text → protocol requests. Pure: no I/O.
 
-``parse(line, has_session=...)`` gives an ``Action`` (a protocol command and its arguments, or a
-thing the TUI does itself, like ``/help``) or raises ``InputError`` with one line for the log.
+``parse(line)`` gives an ``Action`` (a protocol command and its arguments, or a thing the TUI does
+itself, like ``/help``) or raises ``InputError`` with one line for the log. Plain text is ``say``:
+the daemon routes it (a question, a command, a change, or a description of a new song; anything it
+does not understand is asked back about and changes nothing), so what a line does never depends on
+what this TUI believes is loaded. Only ``/new PROMPT`` always composes.
 Arguments are validated against the protocol's own models before they are sent, so a typo is
 answered here instead of by a round trip.
 
@@ -21,17 +24,8 @@ from backbeat.daemon.protocol import ARGS, PROTOCOL
 
 from .errors import InputError
 
-PLAIN_TEXT: dict[bool, str] = {False: "generate", True: "say"}
-"""The command plain text becomes, without (False) and with (True) a loaded song: with a song, the
-daemon routes it (``say``): a question is answered, a change refines the song, anything else is a
-new song."""
-
-TEXT_ARGS: dict[str, Callable[[str], dict[str, Any]]] = {
-    "generate": lambda text: {"prompt": text, "play": True},
-    "refine": lambda text: {"text": text},
-    "say": lambda text: {"text": text},
-}
-"""How plain text becomes the arguments of each command it can map to."""
+PLAIN_TEXT = "say"
+"""The command plain text becomes: the daemon routes it (docs/PROTOCOL.md, ``say``)."""
 
 QUANTIZE = ("bar", "section")
 
@@ -105,6 +99,20 @@ def _choose(name: str, words: list[str]) -> dict[str, Any]:
     return {"part": words[0].lower(), "option": words[1].upper()}
 
 
+def _prompt(name: str, words: list[str]) -> dict[str, Any]:
+    if not words:
+        raise InputError(f"usage: /{name} PROMPT, e.g. /{name} deep house in A minor")
+    return {"prompt": " ".join(words), "play": True}
+
+
+def _said(text: str) -> Callable[[str, list[str]], dict[str, Any]]:
+    def parse(name: str, words: list[str]) -> dict[str, Any]:
+        _none(name, words)
+        return {"text": text}
+
+    return parse
+
+
 def _learn(name: str, words: list[str]) -> dict[str, Any]:
     if len(words) != 1:
         raise InputError("usage: /learn ACTION, as in a controller map: jump:1, jump:next, mute:bass, tempo:+2, panic, ...")
@@ -135,10 +143,12 @@ SLASH: dict[str, Slash] = {
     "alt": Slash("alternatives", _alternatives, "/alt PART [N]", "make N (3) alternatives of a part: A, B, C"),
     "choose": Slash("choose", _choose, "/choose PART LABEL", "play one of a part's alternatives from the next section"),
     "ab": Slash("ab", _part("part"), "/ab PART", "switch a part to its next alternative at the next section"),
-    "undo": Slash("undo", _none, "/undo", "undo the last change"),
+    "new": Slash("generate", _prompt, "/new PROMPT", "compose a new song and play it (undo brings this one back)"),
+    "undo": Slash("undo", _none, "/undo", "undo the last change; after a new song, the song before it"),
+    "redo": Slash("say", _said("redo"), "/redo", "redo what the last undo undid"),
     "learn": Slash("learn", _learn, "/learn ACTION",
                    "map the next pad or knob you touch to ACTION (controller-map syntax)"),
-    "help": Slash("help", _none, "/help", "this list", local=True),
+    "help": Slash("help", _none, "/help", "every key and command (also ? and F1)", local=True),
 }
 """Every slash command: its name → what it sends and how its words become arguments."""
 ALIASES = {"regenerate": "regen", "alternatives": "alt"}
@@ -147,7 +157,7 @@ TIMEOUTS = {"learn": 40.0}
 when a control arrives (the daemon gives up after 30 s)."""
 
 
-def parse(line: str, *, has_session: bool) -> Action:
+def parse(line: str) -> Action:
     """One input line as an Action.
 
     Raises:
@@ -157,8 +167,7 @@ def parse(line: str, *, has_session: bool) -> Action:
     if not text:
         raise InputError("type a prompt, or /help for the commands")
     if not text.startswith("/"):
-        cmd = PLAIN_TEXT[has_session]
-        return checked(cmd, TEXT_ARGS[cmd](text), text[:40])
+        return checked(PLAIN_TEXT, {"text": text}, text[:40])
     name, *words = text[1:].split() or [""]
     name = ALIASES.get(name.lower(), name.lower())
     spec = SLASH.get(name)
@@ -187,14 +196,11 @@ def checked(cmd: str, args: dict[str, Any], what: str) -> Action:
     return Action(cmd, args)
 
 
-def help_lines() -> list[str]:
-    """The slash commands, one line each, for ``/help``."""
-    text = {
-        "generate": "a new song, played at once",
-        "refine": "a refinement of the song playing",
-        "say": "a question is answered, a change refines the song, anything else is a new song",
-    }
-    plain = [f"{'any other text':<22} {text[PLAIN_TEXT[False]]}"]
-    if PLAIN_TEXT[True] != PLAIN_TEXT[False]:
-        plain = [f"{'text, no song loaded':<22} {text[PLAIN_TEXT[False]]}", f"{'text, a song loaded':<22} {text[PLAIN_TEXT[True]]}"]
-    return [f"{s.usage:<22} {s.help}" for s in SLASH.values()] + plain
+PLAIN_HELP = ("any other text", "said to the daemon: a question is answered, a command (go to the chorus, "
+              "undo, redo, back) runs, a change refines the song, a description of a song starts a new one; "
+              "anything else is asked back about and changes nothing")
+
+
+def help_rows() -> list[tuple[str, str]]:
+    """Every slash command and what plain text does, as (what to type, what it does)."""
+    return [(s.usage, s.help) for s in SLASH.values()] + [PLAIN_HELP]

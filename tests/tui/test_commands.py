@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backbeat.tui.commands import PLAIN_TEXT, SLASH, Action, help_lines, parse
+from backbeat.tui.commands import PLAIN_TEXT, SLASH, Action, help_rows, parse
 from backbeat.tui.errors import InputError
 
 
@@ -26,17 +26,21 @@ from backbeat.tui.errors import InputError
     ("  /stop  ", "stop", {}),
 ])
 def test_slash_commands(line, cmd, args):
-    assert parse(line, has_session=True) == Action(cmd, args)
+    assert parse(line) == Action(cmd, args)
 
 
-def test_plain_text_is_a_new_song_played_at_once_or_routed_by_the_daemon():
-    assert parse("  late night garage  ", has_session=False) == Action("generate", {"prompt": "late night garage", "play": True})
-    assert parse("  late night garage  ", has_session=True) == Action("say", {"text": "late night garage"})
+def test_plain_text_is_routed_by_the_daemon_and_only_new_composes():
+    """What a line does never depends on what the TUI believes is loaded: the daemon routes it, so a
+    request it does not understand cannot become a new song; ``/new`` always composes."""
+    assert parse("  late night garage  ") == Action("say", {"text": "late night garage"})
+    assert parse("change the tempo to 96") == Action("say", {"text": "change the tempo to 96"})
+    assert parse("/new late night garage") == Action("generate", {"prompt": "late night garage", "play": True})
+    assert parse("/redo") == Action("say", {"text": "redo"})
 
 
 def test_help_is_local_and_lists_every_command():
-    assert parse("/help", has_session=False) == Action("help", {}, local=True)
-    text = "\n".join(help_lines())
+    assert parse("/help") == Action("help", {}, local=True)
+    text = "\n".join(f"{a} {b}" for a, b in help_rows())
     assert all(spec.usage in text for spec in SLASH.values())
 
 
@@ -54,29 +58,28 @@ def test_help_is_local_and_lists_every_command():
     ("/regen bass lead", "usage: /regen"),
     ("/stop now", "/stop takes no arguments"),
     ("/learn", "usage: /learn"),
+    ("/new", "usage: /new PROMPT"),
+    ("/redo now", "/redo takes no arguments"),
 ])
 def test_bad_lines_are_one_line_errors(line, message):
     with pytest.raises(InputError) as caught:
-        parse(line, has_session=True)
+        parse(line)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
     assert isinstance(caught.value, ValueError)
 
 
 def test_plain_text_follows_the_table():
-    """Without a song, text is a new song; with one, the daemon routes it (question, change, song)."""
-    assert parse("darker", has_session=False) == parse("darker", has_session=False)
-    assert parse("darker", has_session=False).cmd == PLAIN_TEXT[False] == "generate"
-    said = parse("bass too busy", has_session=True)
-    assert (said.cmd, said.args) == ("say", {"text": "bass too busy"})
-    assert any("a song loaded" in line for line in help_lines())
+    said = parse("bass too busy")
+    assert (said.cmd, said.args) == (PLAIN_TEXT, {"text": "bass too busy"}) == ("say", {"text": "bass too busy"})
+    assert any(typed == "any other text" and "changes nothing" in what for typed, what in help_rows())
 
 
 def test_refine_and_alternatives_commands():
-    assert parse("/refine 3rd chord darker", has_session=True).args == {"text": "3rd chord darker"}
-    assert parse("/alt bass 4", has_session=True).args == {"part": "bass", "n": 4}
-    assert parse("/choose bass b", has_session=True).args == {"part": "bass", "option": "B"}
-    assert parse("/ab drums", has_session=True).cmd == "ab"
-    assert parse("/undo", has_session=True).cmd == "undo"
+    assert parse("/refine 3rd chord darker").args == {"text": "3rd chord darker"}
+    assert parse("/alt bass 4").args == {"part": "bass", "n": 4}
+    assert parse("/choose bass b").args == {"part": "bass", "option": "B"}
+    assert parse("/ab drums").cmd == "ab"
+    assert parse("/undo").cmd == "undo"
     with pytest.raises(InputError):
-        parse("/choose bass", has_session=True)
+        parse("/choose bass")

@@ -1,6 +1,7 @@
 """The log: the daemon's ``log`` and ``swap`` events, and the TUI's own one-line notes and errors.
 
-Every entry is exactly one line; ``lines_text`` gives them back as plain strings (tests read it).
+Every entry is one line of text (wrapped to the width of the log, never cut off); ``plain`` gives
+them back as plain strings (tests read it).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class EventLog(RichLog):
     """A scrolling log, newest at the bottom."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(wrap=False, markup=False, highlight=False, max_lines=1000, **kwargs)
+        super().__init__(wrap=True, markup=False, highlight=False, max_lines=1000, **kwargs)
         self.plain: deque[str] = deque(maxlen=1000)
         """The lines written, as plain text (as many as the log keeps)."""
 

@@ -9,7 +9,10 @@ Cell states, from a clip's provenance (its ``source``):
     llm         written (or cached) by the language model
     generating  no clip yet while the pipeline runs
     silent      no clip, and none coming: the part rests in that section
-    unknown     no ``buffer`` event seen since this TUI attached (``status`` does not report clips)
+    unknown     not reported yet (the daemon has no song, or this TUI has not heard from it)
+
+A part's name is marked M while it is muted (or will be from the next bar) and S while it is the
+only part that plays.
 """
 
 from __future__ import annotations
@@ -58,8 +61,18 @@ def columns(bars: list[int], width: int) -> list[tuple[int, int]]:
     return [(s, max(e - s, 1)) for s, e in zip(starts, ends)]
 
 
+def track_mark(part: str, muted: list[str]) -> tuple[str, str]:
+    """The mute/solo mark of a part's row: (``M`` muted | ``S`` the only part playing | blank, style)."""
+    if part in muted:
+        return "M", "bold red"
+    if muted and all(p in muted for p in PARTS if p != part):
+        return "S", "bold yellow"
+    return " ", ""
+
+
 def render_arrangement(sections: list[dict[str, Any]], tracks: dict[str, list[dict[str, Any]]] | None,
-                       *, current: int | None, offset: float | None, busy: bool, width: int) -> Text:
+                       *, current: int | None, offset: float | None, busy: bool, width: int,
+                       muted: list[str] | None = None) -> Text:
     """The whole view as text: section header, play marker, one row per track, legend.
 
     Args:
@@ -67,6 +80,7 @@ def render_arrangement(sections: list[dict[str, Any]], tracks: dict[str, list[di
         tracks: the last ``buffer`` event's ``tracks``; None when none was seen.
         current: the playing section's index, if any.
         offset: bars into the current section (None: the position inside it is not known).
+        muted: the parts muted (``buffer.muted``).
     """
     cols = columns([s["bars"] for s in sections], max(width - LABEL, len(sections)))
     header, marker = Text(" " * LABEL), Text(" " * LABEL)
@@ -80,7 +94,9 @@ def render_arrangement(sections: list[dict[str, Any]], tracks: dict[str, list[di
         marker.append(" " * col + ("▲" if offset is not None else "△"), style="bold magenta")
     lines = [header, marker]
     for part in PARTS:
-        row = Text(part.ljust(LABEL), style="bold")
+        mark, mark_style = track_mark(part, muted or [])
+        row = Text(part.ljust(LABEL - 2), style="dim" if mark == "M" else "bold")
+        row.append(mark, style=mark_style).append(" ")
         by_section = {c.get("section"): c for c in (tracks or {}).get(part, [])}
         for i, (_, w) in enumerate(cols):
             char, style = LOOK[cell_state(by_section.get(i), busy=busy, known=tracks is not None)]
@@ -101,6 +117,8 @@ class Arrangement(Widget, can_focus=True):
         self.session: dict[str, Any] | None = None
         """``status.session`` as last reported; None when the daemon has no song."""
         self.tracks: dict[str, list[dict[str, Any]]] | None = None
+        """The clips per part as the daemon last reported them; None: not reported."""
+        self.muted: list[str] = []
         self.busy = False
         self.transport: dict[str, Any] | None = None
         self._entered: tuple[int, int] | None = None
@@ -111,13 +129,10 @@ class Arrangement(Widget, can_focus=True):
         self.border_title = f"{session['prompt']} · {session['key']}" if session else "arrangement"
         self.refresh()
 
-    def forget_clips(self) -> None:
-        """After a reconnect the clips are unknown until the next ``buffer`` event."""
-        self.tracks = None
-        self.refresh()
-
-    def show_buffer(self, buffer: dict[str, Any]) -> None:
-        self.tracks = buffer.get("tracks") or {}
+    def show_buffer(self, buffer: dict[str, Any] | None) -> None:
+        """``status.buffer``, a ``buffer`` event or a ``song`` event's (None: no song)."""
+        self.tracks = None if buffer is None else buffer.get("tracks") or {}
+        self.muted = [] if buffer is None else list(buffer.get("muted") or [])
         self.refresh()
 
     def show_busy(self, busy: bool) -> None:
@@ -152,4 +167,4 @@ class Arrangement(Widget, can_focus=True):
             return Text("no song loaded — type a prompt below and press enter", style="grey50")
         t = self.transport or {}
         return render_arrangement(self.session["sections"], self.tracks, current=t.get("section_index"),
-                                  offset=self._offset(), busy=self.busy, width=self.size.width)
+                                  offset=self._offset(), busy=self.busy, width=self.size.width, muted=self.muted)
