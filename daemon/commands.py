@@ -174,7 +174,7 @@ class Commands:
         return RegenerateResult(at_bar=self._at(change), version=version)
 
     async def mute(self, args: MuteArgs) -> AtBar:
-        change = self.player.mute(args.track, args.on)
+        change = await self.live.mute(args.track, args.on)
         self.live.publish_buffer()  # every client's mute indicator
         return AtBar(at_bar=self._bar(change.tick))
 

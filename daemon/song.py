@@ -353,6 +353,19 @@ class LiveSong:
             change = await self._change(song, edits.retempo(song, bpm), "tempo", f"tempo {bpm:g}", ["tempo", "effects"])
             return change.tick if change is not None else self.player.set_tempo(bpm)
 
+    async def mute(self, part: Part, on: bool) -> Change:
+        """Mute or unmute ``part`` from the next bar: a change to the song (kept, saved, undoable),
+        so a later arrangement, a stop and play, or a restart keeps it; only on the timeline while
+        the song's parts are still being written."""
+        async with self._changing:
+            song = self.song
+            track = next((t for t in song.tracks if t.part == part), None) if song is not None else None
+            if track is None or track.muted == on or self.current(song.session_id) is None:
+                return self.player.mute(part, on)
+            after = with_track(song, track.model_copy(update={"muted": on}))
+            change = await self._change(song, after, "mute", f"{'mute' if on else 'unmute'} {part}", [part])
+            return change if change is not None else self.player.mute(part, on)
+
     async def refine(self, text: str, *, dry_run: bool = False) -> Refinement:
         """Read ``text``, work it out on the song and land it (with ``dry_run``, only say what it would do)."""
         async with self._changing:

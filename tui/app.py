@@ -12,6 +12,9 @@ showing the song before.
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from . import lifeline
 from .client import BACKOFF, DaemonLink
 from .commands import SLASH, TIMEOUTS, Action, checked, help_rows, parse
 from .errors import TuiError
@@ -134,6 +138,9 @@ class BackbeatApp(App[None]):
     def on_mount(self) -> None:
         self.stages.border_title, self.logview.border_title = "pipeline", "log"
         self.run_worker(self.link.run(), name="daemon link", group="link")
+        if self.is_web:  # a browser tab's process: it ends with its tab or its web server, and on SIGTERM
+            lifeline.watch(sys.__stdin__.fileno(), lambda: self.call_from_thread(self.end, "the web server is gone"))
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.end, "SIGTERM")
         self.query_one(Input).focus()
         self.logview.note(f"connecting to the daemon at {self.link.path}")
 
@@ -223,6 +230,11 @@ class BackbeatApp(App[None]):
 
     def action_panic(self) -> None:
         self.send(Action("panic"))
+
+    def end(self, why: str) -> None:
+        """Exit now, and surely: the process ends within ``lifeline.GRACE`` s even if exiting stalls."""
+        lifeline.deadline()
+        self.exit(message=f"backbeat tui: {why}")
 
     def action_help(self) -> None:
         keys = [(shown, what) for _, _, what, shown in KEYS] + [("ctrl+p", "command palette: backbeat's commands"),

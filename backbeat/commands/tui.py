@@ -32,7 +32,11 @@ def _serve(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "backbeat", "tui"]
     if args.socket is not None:
         command += ["--socket", str(args.socket.expanduser().resolve())]
-    Server(shlex.join(command), host=args.host or "localhost", port=args.port or 8000, title="backbeat").serve()
+    from backbeat import tui
+
+    page = Path(tui.__file__).parent / "web"  # backbeat's own page: focused at once, nothing from outside
+    Server(shlex.join(command), host=args.host or "localhost", port=args.port or 8000, title="backbeat",
+           templates_path=page).serve()
     return 0
 
 
