@@ -30,7 +30,7 @@ from .errors import ConflictError, InvalidRequestError, NotFoundError, Unavailab
 from .player import Player
 from .protocol import (
     AlternativeInfo, AlternativesArgs, AlternativesResult, AnswerResult, AtBar, ChooseArgs, ChooseResult, Done,
-    GenerateArgs, GenerateResult, JumpArgs, JumpResult, LearnArgs, MuteArgs, PartArgs, Payload, PendingChange,
+    GateArgs, GenerateArgs, GenerateResult, JumpArgs, JumpResult, LearnArgs, MuteArgs, PartArgs, Payload, PendingChange,
     PipelineStatus, PlayArgs, PortInfo, PortName, PortsResult, ProtocolError, QuestionResult, RefineArgs, RefineResult,
     RegenerateResult, Request, SaidCommand, SaidGenerate, SaidQuestion, SaidRefine, SayArgs, Status,
     TempoArgs, Transport, UndoResult,
@@ -72,6 +72,7 @@ class Commands:
             "choose": self.choose,
             "ab": self.ab,
             "undo": self.undo,
+            "gate": self.gate,
             "shutdown": self.shutdown,
         }
 
@@ -143,10 +144,11 @@ class Commands:
             transport=self.player.transport(), session=self.live.session_info(), engine=engine, ports=ports,
             pipeline=PipelineStatus(running=self.composer.running, stage=self.composer.stage), pending=pending,
             buffer=self.live.buffer_state(), save_error=self.live.saver.error, last_session_error=self.last_session_error,
+            gate=self.composer.gate.waiting,
         )
 
     async def generate(self, args: GenerateArgs) -> GenerateResult:
-        draft = self.composer.generate(args.prompt, seed=args.seed, bars=args.bars, play=args.play)
+        draft = self.composer.generate(args.prompt, seed=args.seed, bars=args.bars, play=args.play, gated=args.gates)
         return GenerateResult(session_id=draft.session_id, seed=draft.seed)
 
     async def play(self, args: PlayArgs) -> Transport:
@@ -275,6 +277,10 @@ class Commands:
         if composing is not None and self.live.current(composing) is None:
             self.composer.cancel()  # the song being composed was undone
         return UndoResult(notes=notes, at_bar=self._at(change))
+
+    async def gate(self, args: GateArgs) -> Done:
+        self.composer.gate.answer(args.choice, args.text)
+        return Done()
 
     async def shutdown(self, _: Any) -> Done:
         self.shutdown_requested.set()

@@ -9,6 +9,10 @@ boundary, and each clip it writes replaces its draft from the next section bound
 commit horizon; the manifest then records every stage's source. Every stage's progress is a
 ``pipeline`` event.
 
+With ``gates`` the run pauses after intent, harmony, arrangement and parts (``generators.gates``):
+a ``gate`` event says what the stage made, and the producer's ``gate`` answer (keep, alternative,
+edit, quit) goes on; the song lands whole once every gate is passed.
+
 One job at a time: a new ``generate`` cancels the one running. A clip the producer changed
 meanwhile (regenerated, refined) is never overwritten, and a plan is not swapped under a song that
 was changed; a stalled or failing model never silences anything.
@@ -21,7 +25,7 @@ from pathlib import Path
 
 import trio
 
-from backbeat.generators import pipeline, session
+from backbeat.generators import gates, pipeline, session
 from backbeat.generators.errors import BadRequestError, GeneratorError, first_error
 from backbeat.generators.live import LiveListener, compose_live, plays_alike
 from backbeat.generators.llm.stages import backend_for
@@ -29,14 +33,50 @@ from backbeat.generators.model import PARTS, Clip, Part, SongState, Track
 from backbeat.generators.settings import Settings
 
 from .bus import Bus
-from .errors import InvalidRequestError, UnavailableError
-from .protocol import PipelineEvent
+from .errors import ConflictError, InvalidRequestError, UnavailableError
+from .protocol import GateEvent, PipelineEvent
 from .song import LiveSong
 
 log = logging.getLogger(__name__)
 
 START_WAIT = 0.25
 """Seconds ``generate {play}`` waits for every part before it starts with the parts that exist."""
+SUMMARY = {s.name: s.summary for s in pipeline.STAGES}
+
+
+class Gate:
+    """The approval gate a gated run waits at: one at a time, answered over the socket."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.waiting: GateEvent | None = None
+        """The open gate (``status.gate``)."""
+        self._answered: trio.MemorySendChannel[gates.Answer] | None = None
+
+    async def ask(self, stage: str, draft: pipeline.Draft, problem: str | None) -> gates.Answer:
+        """``gates.Ask``: say what ``stage`` made, and wait for the producer's answer."""
+        send, receive = trio.open_memory_channel[gates.Answer](1)
+        self.waiting, self._answered = GateEvent(stage=stage, summary=SUMMARY[stage](draft), problem=problem), send
+        self.bus.publish("gate", self.waiting)
+        try:
+            return await receive.receive()
+        finally:  # answered, or the run was cancelled: the gate closes either way
+            closed = self.waiting.model_copy(update={"open": False})
+            self.waiting, self._answered = None, None
+            self.bus.publish("gate", closed)
+
+    def answer(self, choice: str, text: str) -> None:
+        """The producer's answer to the open gate.
+
+        Raises:
+            ConflictError: no gate is open.
+            InvalidRequestError: an edit that says nothing.
+        """
+        if self._answered is None:
+            raise ConflictError("no approval gate is waiting (generate with gates: true)")
+        if choice == "edit" and not text.strip():
+            raise InvalidRequestError("say what to change with edit, e.g. \"key D minor\"")
+        self._answered.send_nowait(gates.Answer(choice, text.strip()))
 
 
 class Composer:
@@ -49,12 +89,13 @@ class Composer:
         self.stage: str | None = None
         """The stage running now (None between stages)."""
         self._job: trio.CancelScope | None = None
+        self.gate = Gate(bus)
 
     @property
     def running(self) -> bool:
         return self._job is not None
 
-    def generate(self, prompt: str, *, seed: int | None, bars: int | None, play: bool) -> pipeline.Draft:
+    def generate(self, prompt: str, *, seed: int | None, bars: int | None, play: bool, gated: bool = False) -> pipeline.Draft:
         """Start composing ``prompt`` (cancelling the job running); the draft it starts from.
 
         Raises:
@@ -67,7 +108,7 @@ class Composer:
         if self._job is not None:
             self._job.cancel()
             self.bus.log("info", "the previous generate was cancelled")
-        self.live.soon(self._generate, draft, play)  # the live song's background work
+        self.live.soon(self._generate, draft, play, gated)  # the live song's background work
         return draft
 
     def cancel(self) -> None:
@@ -79,12 +120,14 @@ class Composer:
         self.stage = p.stage if p.status in ("start", "retry") else None
         self.bus.publish("pipeline", PipelineEvent(stage=p.stage, index=p.index, status=p.status, message=p.message, duration_ms=p.duration_ms))
 
-    async def _generate(self, draft: pipeline.Draft, play: bool) -> None:
+    async def _generate(self, draft: pipeline.Draft, play: bool, gated: bool = False) -> None:
         composition = Composition(self, draft, play)
         with trio.CancelScope() as scope:
             self._job = scope
             try:
-                await composition.run()
+                await (composition.run_gated() if gated else composition.run())
+            except* gates.Stop as group:
+                self.bus.log("info", f"{first_error(group)}: nothing composed, the song before plays on")
             except* GeneratorError as group:
                 if composition.whole:  # the model's pass failed: what plays is whole
                     composition.warn(f"the model's version failed ({first_error(group)}); the algorithmic song stays")
@@ -149,6 +192,23 @@ class Composition(LiveListener):
         async with backend_for(settings, **options) as backend, trio.open_nursery() as nursery:
             self._nursery = nursery
             await compose_live(self.draft, self, attempts=settings.stage_attempts, checkpoint=checkpoint, backend=backend)
+
+    async def run_gated(self) -> None:
+        """The run with approval gates: each gated stage waits for the producer's answer; the song
+        lands whole once they are all passed (what plays meanwhile goes on playing)."""
+        settings = self.composer.settings
+        done = await gates.compose_with_gates(self.draft, self.composer.gate.ask, attempts=settings.stage_attempts,
+                                              on_progress=self.progress)
+        try:
+            self.partial = await trio.to_thread.run_sync(session.begin, Path(settings.output_dir), self.session_id)
+        except GeneratorError as e:
+            self.live.saver.failed(e)
+        self.live.composing(self.session_id, self.partial)
+        await self.live.begin(done.song())
+        await self.live.composed(self.session_id, done.stages)
+        self.whole = True
+        if self.play and self.live.player.state != "playing":
+            self.live.player.play()
 
     def warn(self, message: str) -> None:
         # The bus is the daemon's log (a foreground daemon echoes it to stderr): once, not twice.

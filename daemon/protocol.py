@@ -19,7 +19,7 @@ from .envelope import PROTOCOL, error, event, frame_id, hello, ok, request  # no
 ErrorCode = Literal[
     "bad_frame", "too_large", "unknown_command", "bad_args", "not_found", "conflict", "unavailable", "failed", "internal"
 ]
-EVENTS = ("transport", "pipeline", "buffer", "song", "swap", "log")
+EVENTS = ("transport", "pipeline", "buffer", "song", "gate", "swap", "log")
 
 
 class ProtocolError(Exception):
@@ -47,6 +47,14 @@ class GenerateArgs(Wire):
     seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
     bars: Annotated[int, Field(ge=1, le=1024)] | None = None
     play: bool = False
+    gates: bool = False
+    """Pause after intent, harmony, arrangement and parts for an answer (``gate``)."""
+
+
+class GateArgs(Wire):
+    choice: Literal["yes", "alternative", "edit", "quit"]
+    text: Annotated[str, Field(max_length=2000)] = ""
+    """With ``edit``: the change, in words ("key D minor", "3rd chord darker")."""
 
 
 class PlayArgs(Wire):
@@ -97,7 +105,7 @@ class ChooseArgs(Wire):
 
 
 class SubscribeArgs(Wire):
-    topics: list[Literal["transport", "pipeline", "buffer", "song", "swap", "log"]] | None = None
+    topics: list[Literal["transport", "pipeline", "buffer", "song", "gate", "swap", "log"]] | None = None
 
 
 class LearnArgs(Wire):
@@ -119,6 +127,7 @@ ARGS: dict[str, type[Wire]] = {
     "choose": ChooseArgs,
     "ab": PartArgs,
     "undo": NoArgs,
+    "gate": GateArgs,
     "subscribe": SubscribeArgs,
     "ports": NoArgs,
     "panic": NoArgs,
@@ -268,6 +277,17 @@ class BufferEvent(Payload):
     """The parts muted (or to be muted at the next bar) in what plays."""
 
 
+class GateEvent(Payload):
+    """An approval gate of a ``generate {gates: true}``: open (waiting for ``gate``) or closed."""
+
+    stage: str
+    summary: str
+    """What the stage made, in one line."""
+    problem: str | None = None
+    """Why the last answer could not be used (asked again)."""
+    open: bool = True
+
+
 class SongEvent(Payload):
     """The whole song a client shows, sent when it changes: another song (composed, loaded, brought
     back by an undo), another arrangement, tempo, key or folder."""
@@ -290,6 +310,8 @@ class Status(Payload):
     again every few seconds until it is. None while the folder is current."""
     last_session_error: str | None = None
     """Why the last session could not be loaded when the daemon started."""
+    gate: GateEvent | None = None
+    """The approval gate waiting for an answer, if any."""
 
 
 class PipelineEvent(Payload):

@@ -23,14 +23,15 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Button, Footer, Input
 
 from . import lifeline
 from .client import BACKOFF, DaemonLink
-from .commands import SLASH, TIMEOUTS, Action, checked, help_rows, parse
+from .commands import SLASH, TIMEOUTS, Action, checked, gate_answer, help_rows, parse
 from .errors import TuiError
 from .messages import Connected, DaemonEvent, Disconnected
 from .widgets import Arrangement, EventLog, PipelineView, TransportBar
+from .widgets.gate import GateView
 from .widgets.help import HelpScreen, help_table
 
 SHIFTED = ("exclamation_mark", "at", "number_sign", "dollar_sign", "percent_sign",
@@ -49,6 +50,7 @@ DONE_LINES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "choose": lambda args, r: f"{r.get('part')} {r.get('label')} from bar {r.get('at_bar')}",
     "ab": lambda args, r: f"{r.get('part')} {r.get('label')} from bar {r.get('at_bar')}",
     "undo": lambda args, r: "; ".join(r.get("notes", [])) + f" (from bar {r.get('at_bar')})",
+    "gate": lambda args, r: f"gate: {args['choice']}" + (f" — {args['text']}" if args.get("text") else ""),
 }
 """A confirmation line per command; the others are announced by the daemon's own swap events."""
 
@@ -121,9 +123,10 @@ class BackbeatApp(App[None]):
         self.link = DaemonLink(self.post_message, socket, backoff=backoff)
         self.bar, self.timeline = TransportBar(id="transport"), Arrangement(id="arrangement")
         self.stages, self.logview = PipelineView(id="pipeline"), EventLog(id="log")
+        self.gatebox = GateView(id="gate")
         self.routes: dict[str, Callable[[dict[str, Any]], None]] = {
             "transport": self._transport, "pipeline": self._pipeline, "buffer": self.timeline.show_buffer,
-            "song": self._song, "swap": self.logview.swap, "log": self.logview.daemon_log,
+            "song": self._song, "gate": self.gatebox.show, "swap": self.logview.swap, "log": self.logview.daemon_log,
         }
 
     def compose(self) -> ComposeResult:
@@ -132,6 +135,7 @@ class BackbeatApp(App[None]):
         with Horizontal(id="panes"):
             yield self.stages
             yield self.logview
+        yield self.gatebox
         yield Input(placeholder="a prompt to play, or /help — esc for performance keys", id="input")
         yield Footer()
 
@@ -150,6 +154,7 @@ class BackbeatApp(App[None]):
         status = message.status
         self.bar.show_link(f"daemon {message.version} · {self.link.path}", linked=True)
         self.stages.show_status(status["pipeline"])
+        self.gatebox.show(status.get("gate"))
         self._show_status(status)
         self.logview.note(f"connected to the daemon {message.version}")
         for change in status.get("pending", []):
@@ -195,9 +200,9 @@ class BackbeatApp(App[None]):
         self.run_line(event.value)
 
     def run_line(self, line: str) -> None:
-        """What typing ``line`` and enter does."""
+        """What typing ``line`` and enter does (an answer, while an approval gate waits)."""
         try:
-            action = parse(line)
+            action = gate_answer(line) if self.gatebox.waiting and not line.startswith("/") else parse(line)
         except TuiError as e:
             self.logview.error(str(e))
             return
@@ -230,6 +235,14 @@ class BackbeatApp(App[None]):
 
     def action_panic(self) -> None:
         self.send(Action("panic"))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """An approval gate's button: keep, alternative and quit answer at once; edit asks what to change."""
+        choice = (event.button.id or "").removeprefix("gate-")
+        if choice == "edit":
+            self.action_type("e ")
+        elif choice:
+            self.send(checked("gate", {"choice": choice}, "gate"))
 
     def end(self, why: str) -> None:
         """Exit now, and surely: the process ends within ``lifeline.GRACE`` s even if exiting stalls."""

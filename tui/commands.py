@@ -105,6 +105,10 @@ def _prompt(name: str, words: list[str]) -> dict[str, Any]:
     return {"prompt": " ".join(words), "play": True}
 
 
+def _asked(name: str, words: list[str]) -> dict[str, Any]:
+    return {**_prompt(name, words), "gates": True}
+
+
 def _said(text: str) -> Callable[[str, list[str]], dict[str, Any]]:
     def parse(name: str, words: list[str]) -> dict[str, Any]:
         _none(name, words)
@@ -144,6 +148,7 @@ SLASH: dict[str, Slash] = {
     "choose": Slash("choose", _choose, "/choose PART LABEL", "play one of a part's alternatives from the next section"),
     "ab": Slash("ab", _part("part"), "/ab PART", "switch a part to its next alternative at the next section"),
     "new": Slash("generate", _prompt, "/new PROMPT", "compose a new song and play it (undo brings this one back)"),
+    "ask": Slash("generate", _asked, "/ask PROMPT", "compose a new song, pausing after each stage for keep / alternative / edit / quit"),
     "undo": Slash("undo", _none, "/undo", "undo the last change; after a new song, the song before it"),
     "redo": Slash("say", _said("redo"), "/redo", "redo what the last undo undid"),
     "learn": Slash("learn", _learn, "/learn ACTION",
@@ -177,6 +182,26 @@ def parse(line: str) -> Action:
     if spec.local:
         return Action(spec.cmd, args, local=True)
     return checked(spec.cmd, args, f"/{name}")
+
+
+GATE_WORDS = {"": "yes", "y": "yes", "yes": "yes", "keep": "yes", "a": "alternative", "alt": "alternative",
+              "alternative": "alternative", "another": "alternative", "e": "edit", "edit": "edit", "q": "quit", "quit": "quit"}
+"""The answers typed at an approval gate (as ``backbeat generate --ask`` reads them)."""
+
+
+def gate_answer(line: str) -> Action:
+    """A line typed while an approval gate is open: keep, alternative, edit CHANGE or quit.
+
+    Raises:
+        InputError: not one of those, or an edit that says nothing.
+    """
+    word, _, rest = line.strip().partition(" ")
+    choice = GATE_WORDS.get(word.lower())
+    if choice is None:
+        raise InputError(f"the gate waits: answer y (keep), a (another), e CHANGE (edit) or q (quit), not {word!r}")
+    if choice == "edit" and not rest.strip():
+        raise InputError("say what to change after e, e.g. e key D minor")
+    return checked("gate", {"choice": choice, **({"text": rest.strip()} if choice == "edit" else {})}, "gate")
 
 
 def checked(cmd: str, args: dict[str, Any], what: str) -> Action:

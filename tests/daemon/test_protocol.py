@@ -76,7 +76,7 @@ def test_bad_requests_get_the_right_error_code(frame, code):
 
 def test_every_documented_command_validates_its_example():
     examples = {
-        "generate": {"prompt": "Frank Ocean meets Burial", "seed": 7, "bars": 32, "play": True},
+        "generate": {"prompt": "Frank Ocean meets Burial", "seed": 7, "bars": 32, "play": True, "gates": False},
         "play": {"session": "/tmp/x", "section": "chorus", "loop": False},
         "tempo": {"bpm": 124.0},
         "jump": {"section": 2, "quantize": "bar"},
@@ -89,6 +89,7 @@ def test_every_documented_command_validates_its_example():
         "alternatives": {"part": "bass", "n": 3},
         "choose": {"part": "bass", "option": "B"},
         "ab": {"part": "drums"},
+        "gate": {"choice": "edit", "text": "key D minor"},
     }
     for cmd in ARGS:
         parsed = parse_request(request(1, cmd, examples.get(cmd, {})))
