@@ -25,7 +25,7 @@ def help_table(keys: Iterable[tuple[str, str]], commands: Iterable[tuple[str, st
     for heading, rows in (("Keys", keys), ("Typed on the input line", [*commands, plain])):
         table.add_row(Text(heading, style="bold underline"), "")
         for key, what in rows:
-            table.add_row(key, what)
+            table.add_row(Text(key), Text(what))  # Text: "[bar]" is what to type, not markup
         table.add_row("", "")
     return table
 
