@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -128,28 +129,33 @@ def screen(driver) -> str:
     return ESCAPES.sub("", driver.execute_script("return window.__seen || ''"))
 
 
-def test_the_page_plays_a_prompt_and_its_process_ends_with_the_tab(daemon, web):
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    url, _ = web
+@contextmanager
+def tab(daemon, url: str) -> Iterator[tuple[object, set[int]]]:
+    """A browser tab on the page, its TUI attached: (the driver, the tab's TUI process); closed after."""
     before = set(python_tuis(daemon.socket))
     driver = browser()
     try:
         driver.get(url)
         wait(lambda: "connected to the daemon" in screen(driver), "the TUI in the page to attach", 15)
+        yield driver, wait(lambda: set(python_tuis(daemon.socket)) - before, "the tab's TUI process", 5)
+    finally:
+        driver.quit()
+
+
+def test_the_page_plays_a_prompt_and_its_process_ends_with_the_tab(daemon, web):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    with tab(daemon, web[0]) as (driver, mine):
         focused = driver.execute_script("return document.activeElement && document.activeElement.tagName")
         assert focused == "TEXTAREA", f"the terminal has no keyboard focus on load (focus is on {focused})"
         ActionChains(driver).send_keys(f"/new {FAST_SONG}\n").perform()  # no click first: the input has the focus
         wait(lambda: f"composing “{FAST_SONG}”" in screen(driver), "the composing line", 15)
         wait(lambda: FAST_SONG in (daemon.call("status")["session"] or {}).get("prompt", ""), "the daemon's song", 15)
-        wait(lambda: "PLAYING" in screen(driver), "the page to show it playing", 15)
+        wait(lambda: "PLAYING" in screen(driver) and f"{FAST_SONG} · " in screen(driver), "the song's name, playing", 15)
         bars = lambda: {int(b) for b in re.findall(r"bar (\d+)\.\d", screen(driver))}  # noqa: E731
         first = max(wait(bars, "a bar number", 10))
         wait(lambda: max(bars()) >= first + 2, "the playhead to move on", 10)
-        mine = wait(lambda: set(python_tuis(daemon.socket)) - before, "the tab's TUI process", 5)
-    finally:
-        driver.quit()  # the tab closes
-    closed = time.monotonic()
+    closed = time.monotonic()  # the tab is closed
     wait(lambda: not (mine & set(python_tuis(daemon.socket))), "the closed tab's TUI to exit", 5)
     assert time.monotonic() - closed < 5
     daemon.call("stop")
@@ -157,18 +163,10 @@ def test_the_page_plays_a_prompt_and_its_process_ends_with_the_tab(daemon, web):
 
 @pytest.mark.parametrize("how", ["the web server dies", "SIGTERM"])
 def test_a_tab_process_never_outlives_its_server_and_honours_sigterm(daemon, web, how):
-    url, server = web
-    before = set(python_tuis(daemon.socket))
-    driver = browser()
-    try:
-        driver.get(url)
-        wait(lambda: "connected to the daemon" in screen(driver), "the TUI in the page to attach", 15)
-        mine = wait(lambda: set(python_tuis(daemon.socket)) - before, "the tab's TUI process", 5)
+    with tab(daemon, web[0]) as (_, mine):
         if how == "SIGTERM":
             for pid in mine:
                 os.kill(pid, signal.SIGTERM)
         else:
-            server.kill()
+            web[1].kill()
         wait(lambda: not (mine & set(python_tuis(daemon.socket))), f"the TUI to exit when {how}", 5)
-    finally:
-        driver.quit()
