@@ -29,7 +29,7 @@ def truth(status: dict[str, Any]) -> dict[str, Any]:
             "section": t["section"]}
 
 
-async def agree(pilot, app: BackbeatApp, daemon, what: str, timeout: float = 2.0) -> dict[str, Any]:
+async def agree(pilot, app: BackbeatApp, daemon, what: str, timeout: float = 5.0) -> dict[str, Any]:
     """Wait until the TUI's model equals ``status`` (events reach it within ``timeout`` s)."""
     last: dict[str, Any] = {}
 
