@@ -499,6 +499,7 @@ class LiveSong:
         if info != self._shown:
             self._shown = info
             self.bus.publish("song", SongEvent(session=info, buffer=state))
+            self.bus.publish("transport", self.player.transport())  # stopped, the tempo and section shown are the new song's
 
 @dataclass(frozen=True, slots=True)
 class _Replaced:
