@@ -78,6 +78,8 @@ class LinkSync:
         self.sample()
         state = session.captureAppSessionState()
         self.session_bpm = state.tempo()
+        """The session's tempo as the engine last accounted for it (followed, or proposed): a sync
+        that reads another one tells a peer's change from ours by it."""
         self.session_playing = state.isPlaying()
         self.phase_offset_ms = 0.0
         self.phase_max_ms = 0.0
@@ -115,8 +117,9 @@ class LinkSync:
             state.setTempo(bpm, self.to_link(now))
             self.session.commitAppSessionState(state)
             self.session_bpm = bpm
-        else:
-            scheduler.set_tempo_map(TempoMap.constant(state.tempo()), now=now)
+        else:  # followed now, so the next sync must not take the session's tempo for a change
+            self.session_bpm = state.tempo()
+            scheduler.set_tempo_map(TempoMap.constant(self.session_bpm), now=now)
 
     def start(self, scheduler: Scheduler, now: float, tick: float | None) -> list[Send]:
         """A quantized launch at ``tick`` (None: where the transport stands)."""
@@ -199,8 +202,11 @@ class LinkSync:
     # --- status ---------------------------------------------------------------------------------
 
     def status(self) -> LinkStatus:
+        # The tempo is read from the session, like the peer count, not from what the engine last
+        # accounted for: both describe the session at this moment, in the same frame.
+        bpm = self.session.captureAppSessionState().tempo()
         status = LinkStatus(
-            peers=self.session.numPeers(), bpm=self.session_bpm, phase_offset_ms=self.phase_offset_ms,
+            peers=self.session.numPeers(), bpm=bpm, phase_offset_ms=self.phase_offset_ms,
             phase_max_ms=self.phase_max_ms, playing=self.session_playing, start_stop=self.start_stop,
         )
         self.phase_max_ms = 0.0

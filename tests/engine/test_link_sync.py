@@ -117,6 +117,20 @@ def test_a_songs_own_tempo_sets_the_session_only_when_alone():
     assert session.bpm == 95.0 and scheduler.tempo.bpm_at(0) == 95.0
 
 
+def test_a_song_sent_right_after_joining_a_peers_session_follows_it_and_the_status_says_so():
+    clock, session, sync, scheduler = setup(bpm=100.0, peers=0)  # alone, at the song's tempo
+    session.bpm, session.peers = 130.0, 1  # Link joined a peer's session; no sync has run since
+    sync.tempo_map(scheduler, TempoMap.constant(100), clock())
+    sync.start(scheduler, clock(), 0)
+    followed = scheduler.tempo
+    assert followed.bpm_at(0) == 130.0 and sync.status().bpm == 130.0
+    clock.t += 0.01
+    sync.sync(scheduler, clock())
+    assert session.bpm == 130.0 and scheduler.tempo is followed, "nothing to follow or propose"
+    session.bpm = 140.0  # a peer's change, not yet synced: the status reads the session
+    assert sync.status().bpm == 140.0
+
+
 def test_start_stop_sync_shares_our_start_and_follows_the_sessions():
     clock, session, sync, scheduler = setup(start_stop=True)
     sync.start(scheduler, clock(), 0)
