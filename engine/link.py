@@ -20,7 +20,8 @@ in for the scheduler's own when Link is on.
   with peers, at the next moment the session's phase matches the start tick's.
 * **Start/stop sync** (when enabled): backbeat's starts and stops are committed to the session, and
   the session's (a peer's) start backbeat from the top (tick 0) on the session's first bar line at or
-  after its start time, and stop it.
+  after its start time (a start noticed more than ``LATE_START`` late: after the time it was
+  noticed), and stop it.
 
 The ``link`` module (LinkPython-extern, the optional ``link`` extra) is imported only here, only when
 Link is asked for. Link enables network discovery on every interface: tests and benchmarks run it
@@ -42,8 +43,12 @@ POLL = 0.01
 confirms; this bounds how long a peer's tempo or start takes to reach us."""
 TEMPO_EPSILON = 1e-3
 """BPM: Link's tempo wobbles in the last digits as it compensates peers' clock drift; that is no change."""
-LATE_START = 0.05
-"""A session start noticed more than this late is joined at the next matching phase instead."""
+LATE_START = 0.1
+"""A session start noticed more than this late is joined at the next matching phase instead. Link
+sends a peer's change up to 50 ms after its previous broadcast (its discovery rate limit), so a
+start that follows another change closely arrives ~50 ms late; with a sync's period and its forced
+slack that is up to 80 ms. A start within this still plays on its own bar line, its first notes
+late by no more than the engine's default ``stale_after`` (so played, not dropped)."""
 
 
 def open_link(bpm: float, meter: Meter, start_stop: bool) -> LinkSync:

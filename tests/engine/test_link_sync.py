@@ -145,6 +145,24 @@ def test_start_stop_sync_shares_our_start_and_follows_the_sessions():
     assert sync.sync(scheduler, clock()) == [] and not scheduler.playing
 
 
+def test_a_peers_start_that_link_delivered_late_still_plays_on_its_own_bar_line():
+    # 120 BPM from Link time 0: bar lines every 2 s of Link time, so at perf_counter 101.75 (Link 102.0).
+    clock, session, sync, scheduler = setup(start_stop=True)
+    launch = 101.68  # perf_counter; the session's first bar line at or after it is 101.75
+    session.playing, session.play_time = True, round((launch + OFFSET) * 1e6)
+    clock.t = 101.77  # noticed 90 ms late (Link's 50 ms broadcast limit, a sync's period, load)
+    sync.sync(scheduler, clock())
+    assert scheduler.deadline(0) == pytest.approx(101.75, abs=1e-6)
+
+
+def test_a_peers_start_noticed_long_after_it_joins_at_the_next_bar_line():
+    clock, session, sync, scheduler = setup(start_stop=True)
+    session.playing, session.play_time = True, round((101.68 + OFFSET) * 1e6)
+    clock.t = 102.2  # half a second late: that bar line is long gone, and so is its first bar
+    sync.sync(scheduler, clock())
+    assert scheduler.deadline(0) == pytest.approx(103.75, abs=1e-6)
+
+
 def test_without_the_link_module_the_error_says_how_to_get_it(monkeypatch):
     real = builtins.__import__
 
