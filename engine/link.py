@@ -15,7 +15,9 @@ in for the scheduler's own when Link is on.
 * **Tempo.** A tempo change of the session (a peer's) is adopted at once; backbeat's own tempo
   changes (``SetTempo``, when their tick comes due) are proposed to the session. A song's own tempo
   (``SetTempoMap``) becomes the session's only when backbeat is alone in it: with peers, the
-  session's tempo wins.
+  session's tempo wins. Which session backbeat is in is Link's rule: when two meet, the one founded
+  more than half a second earlier wins, and two founded closer together than that are ordered by
+  their random ids (so a peer enabled at the same moment may join backbeat's, at its tempo).
 * **Start.** A start is a quantized launch: alone, at once (and the session's bar starts there);
   with peers, at the next moment the session's phase matches the start tick's.
 * **Start/stop sync** (when enabled): backbeat's starts and stops are committed to the session, and
