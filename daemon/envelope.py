@@ -11,6 +11,8 @@ from typing import Any
 
 PROTOCOL = 1
 """Version of the protocol; the greeting carries it and a client refuses any other."""
+MAX_MESSAGE = 1000
+"""Characters of an error message sent; a longer one is cut (it is one line for a person)."""
 
 
 def hello(version: str) -> dict[str, Any]:
@@ -27,6 +29,9 @@ def ok(request_id: int, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def error(request_id: int | None, code: str, message: str) -> dict[str, Any]:
+    """An error response; a ``message`` over ``MAX_MESSAGE`` characters is cut, never dropped."""
+    if len(message) > MAX_MESSAGE:
+        message = f"{message[: MAX_MESSAGE - 30]}… ({len(message)} characters, cut)"
     return {"type": "response", "id": request_id, "ok": False, "error": {"code": code, "message": message}}
 
 

@@ -49,3 +49,11 @@ class UnavailableError(RefusedError):
 class FailedError(RefusedError):
     """The command ran and failed: a refinement that could not be worked out, a learn that timed out
     (``failed``)."""
+
+
+class BusyError(DaemonError, ConnectionError):
+    """A daemon answers but takes no more clients now (its client cap, its descriptors, its backlog)."""
+
+
+class UnsafeFolderError(DaemonError, PermissionError):
+    """The runtime folder, the token file or the daemon's process is not the user's alone."""

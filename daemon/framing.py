@@ -40,6 +40,7 @@ class Decoder:
     """Incremental decoder: ``feed`` bytes as they arrive, then iterate the complete frames."""
 
     def __init__(self) -> None:
+        self._fed = 0
         self._unpacker = msgpack.Unpacker(
             raw=False,
             max_buffer_size=MAX_FRAME,
@@ -60,6 +61,13 @@ class Decoder:
             self._unpacker.feed(data)
         except msgpack.BufferFull:
             raise FrameError("too_large", f"a frame exceeds the {MAX_FRAME}-byte limit") from None
+        self._fed += len(data)
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that are not a whole frame yet (once the complete ones were taken): a
+        half-sent frame, when not 0."""
+        return self._fed - self._unpacker.tell()
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """The complete frames received so far.

@@ -87,7 +87,7 @@ async def run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path] = tr
             from .controller import run_controller  # rtmidi input: only when a map is configured
 
             await nursery.start(run_controller, options.controller, commands, player, bus)
-        path = await nursery.start(server.serve, options.socket, commands.reply, bus, options.version)
+        path = await nursery.start(server.serve, options.socket, commands.reply, bus, options.version, options.settings.server)
         await nursery.start(_signals, shutdown)
         last_session = None
         if options.resume_last and (last := options.memory.last_session()) is not None:

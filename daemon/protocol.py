@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_serializer
 
 from backbeat.generators.names import Part
 
 from .envelope import PROTOCOL, error, event, frame_id, hello, ok, request  # noqa: F401 (the envelope, re-exported)
 
 ErrorCode = Literal[
-    "bad_frame", "too_large", "unknown_command", "bad_args", "not_found", "conflict", "unavailable", "failed", "internal"
+    "bad_frame", "too_large", "unknown_command", "bad_args", "not_found", "conflict", "unavailable", "failed", "internal",
+    "too_many_clients", "timeout", "unauthorized",
 ]
 EVENTS = ("transport", "pipeline", "buffer", "song", "gate", "swap", "log")
 
@@ -36,6 +37,18 @@ class Wire(BaseModel):
 
 
 # --- command arguments ---------------------------------------------------------------------------
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("a path cannot hold a NUL character")
+    return text
+
+
+SectionRef = Annotated[str, Field(min_length=1, max_length=200)] | Annotated[int, Field(ge=0, le=9999)]
+"""A section: its name or kind, or its zero-based index."""
+FolderPath = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_nul)]
+"""A folder on the daemon's machine (at most PATH_MAX characters, no NUL)."""
 
 
 class NoArgs(Wire):
@@ -58,9 +71,9 @@ class GateArgs(Wire):
 
 
 class PlayArgs(Wire):
-    session: str | None = None
+    session: FolderPath | None = None
     """A session folder to load first."""
-    section: str | int | None = None
+    section: SectionRef | None = None
     loop: bool = True
 
 
@@ -69,7 +82,7 @@ class TempoArgs(Wire):
 
 
 class JumpArgs(Wire):
-    section: str | Annotated[int, Field(ge=0)]
+    section: SectionRef
     quantize: Literal["bar", "section"] = "section"
 
 

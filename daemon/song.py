@@ -225,7 +225,7 @@ class LiveSong:
         def read() -> tuple[SongState, list[StageRecord]]:
             try:
                 return session.load_song(folder), session.load_manifest(folder).stage_timings
-            except BadRequestError as e:
+            except GeneratorError as e:  # not a session, or one that cannot be read (too long a name, no access)
                 raise NotFoundError(str(e)) from None
 
         song, stages = await trio.to_thread.run_sync(read)

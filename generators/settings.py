@@ -43,6 +43,24 @@ class PlaybackSettings(BaseModel):
     """With Link: start and stop with the session's transport (Link's start/stop sync)."""
 
 
+class ServerSettings(BaseModel):
+    """The daemon's socket: how many clients, and how long a client may keep it waiting."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    max_clients: Annotated[int, Field(ge=1, le=4096)] = 64
+    """Clients connected at once; one more is answered "too many clients" and closed. The daemon
+    lowers it further to keep descriptors for the engine and the session files (``reserve_fds``)."""
+    reserve_fds: Annotated[int, Field(ge=16, le=4096)] = 64
+    """Descriptors never given to clients: an engine restart and the session's writes need them."""
+    frame_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    """Seconds a client may leave a frame half-sent before its connection is closed."""
+    auth_timeout_s: Annotated[float, Field(gt=0, le=600)] = 5.0
+    """(TCP) Seconds from connecting to a good ``auth`` before the connection is closed."""
+    send_timeout_s: Annotated[float, Field(gt=0, le=600)] = 5.0
+    """Seconds a client may leave a reply or event unread before it is cut off."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -87,7 +105,10 @@ class Settings(BaseSettings):
     """Attempts per pipeline stage before it fails (or falls back to the algorithmic stage)."""
     drum_map: str = "gm"
     """The drum map (config/drum_maps) new sessions' files are written for, and live playback's."""
+    undo_depth: Annotated[int, Field(ge=1, le=100_000)] = 256
+    """Changes a session folder keeps what it takes to undo (older ones stay listed in the history)."""
     playback: PlaybackSettings = PlaybackSettings()
+    server: ServerSettings = ServerSettings()
 
     @property
     def llm_configured(self) -> bool:
