@@ -41,6 +41,8 @@ class Decoder:
 
     def __init__(self) -> None:
         self._fed = 0
+        self._whole = 0
+        """Bytes of the stream up to the end of the last whole frame."""
         self._unpacker = msgpack.Unpacker(
             raw=False,
             max_buffer_size=MAX_FRAME,
@@ -67,7 +69,7 @@ class Decoder:
     def pending(self) -> int:
         """Bytes received that are not a whole frame yet (once the complete ones were taken): a
         half-sent frame, when not 0."""
-        return self._fed - self._unpacker.tell()
+        return self._fed - self._whole
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """The complete frames received so far.
@@ -82,6 +84,7 @@ class Decoder:
                 return
             except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as e:
                 raise FrameError("bad_frame", f"not a msgpack frame: {e}") from None
+            self._whole = self._unpacker.tell()  # exact only at a frame's end: msgpack reads partial ones ahead
             if not isinstance(frame, dict):
                 raise FrameError("bad_frame", f"expected a map, got {type(frame).__name__}")
             yield frame

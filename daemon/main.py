@@ -30,7 +30,7 @@ from . import server
 from .bus import Bus, Subscriber
 from .commands import Commands
 from .composer import Composer
-from .errors import UnavailableError
+from .errors import DaemonError, UnavailableError
 from .player import Player
 from .protocol import GenerateArgs
 from .song import LiveSong
@@ -73,7 +73,24 @@ async def _signals(shutdown: trio.Event, *, task_status: trio.TaskStatus[None] =
 
 
 async def run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run the daemon until ``shutdown``; ``task_status`` gets the socket path once clients can connect."""
+    """Run the daemon until ``shutdown``; ``task_status`` gets the socket path once clients can connect.
+
+    Raises:
+        DaemonError: it cannot start (a daemon already runs there, the runtime folder is not the
+            user's alone): the one error, not the task group around it, so it is one line.
+    """
+    try:
+        await _run(options, task_status=task_status)
+    except BaseExceptionGroup as group:
+        alone: BaseException = group
+        while isinstance(alone, BaseExceptionGroup) and len(alone.exceptions) == 1:
+            alone = alone.exceptions[0]
+        if isinstance(alone, DaemonError):
+            raise alone from None
+        raise
+
+
+async def _run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path]) -> None:
     bus = Bus()
     shutdown = trio.Event()
     player = Player(options.engine, bus, horizon_s=options.settings.playback.commit_horizon_ms / 1000)
