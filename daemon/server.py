@@ -72,6 +72,8 @@ IN_FLIGHT = 32
 BACKLOG = 512
 """Connections the kernel queues before the daemon accepts them (clamped to the system's
 ``somaxconn``): a burst of clients waits its turn instead of being refused with EAGAIN."""
+ACCEPT_BATCH = 64
+"""Connections accepted per wake-up of the accept loop."""
 PRE_AUTH_FRAME = 4096
 """(TCP) Bytes a connection may send before it has authenticated: an ``auth`` frame is tiny."""
 DRAIN_S = 5.0
@@ -176,20 +178,24 @@ class _Acceptor:
             task_status.started()
             while True:
                 await trio.lowlevel.wait_readable(self.sock)
-                try:
-                    conn, _ = self.sock.accept()
-                except OSError as e:
-                    if e.errno in CAPACITY_ERRNOS:
-                        await self._shed(e)
-                    elif e.errno not in TRANSIENT_ERRNOS:
-                        raise
-                    continue
-                if self.clients >= self.cap:
-                    _turn_away(conn, f"the daemon serves {self.cap} clients, its limit; try again when one leaves")
-                    continue
-                self._starved = None
-                self.clients += 1
-                nursery.start_soon(self._serve, conn)
+                for _ in range(ACCEPT_BATCH):  # a burst is taken in at once, not one per wake-up
+                    try:
+                        conn, _ = self.sock.accept()
+                    except BlockingIOError:
+                        break
+                    except OSError as e:
+                        if e.errno in CAPACITY_ERRNOS:
+                            await self._shed(e)
+                        elif e.errno not in TRANSIENT_ERRNOS:
+                            raise
+                        break
+                    if self.clients >= self.cap:
+                        _turn_away(conn, f"the daemon serves {self.cap} clients, its limit; try again when one leaves")
+                        continue
+                    self._starved = None
+                    self.clients += 1
+                    nursery.start_soon(self._serve, conn)
+                await trio.lowlevel.checkpoint()
 
     async def _serve(self, conn: socket.socket) -> None:
         try:
