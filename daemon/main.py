@@ -24,6 +24,7 @@ from pathlib import Path
 import trio
 
 from backbeat.engine.commands import EngineConfig
+from backbeat.generators.errors import first_error
 from backbeat.generators.settings import Settings
 
 from . import server
@@ -82,11 +83,8 @@ async def run(options: DaemonOptions, *, task_status: trio.TaskStatus[Path] = tr
     try:
         await _run(options, task_status=task_status)
     except BaseExceptionGroup as group:
-        alone: BaseException = group
-        while isinstance(alone, BaseExceptionGroup) and len(alone.exceptions) == 1:
-            alone = alone.exceptions[0]
-        if isinstance(alone, DaemonError):
-            raise alone from None
+        if isinstance(error := first_error(group), DaemonError):
+            raise error from None
         raise
 
 

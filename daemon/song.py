@@ -224,6 +224,7 @@ class LiveSong:
         """
         def read() -> tuple[SongState, list[StageRecord]]:
             try:
+                session.clean(folder)  # what a write killed midway left behind
                 return session.load_song(folder), session.load_manifest(folder).stage_timings
             except GeneratorError as e:  # not a session, or one that cannot be read (too long a name, no access)
                 raise NotFoundError(str(e)) from None
@@ -291,7 +292,8 @@ class LiveSong:
         if self.folder is not None:
             async with self._writing:
                 try:
-                    song, _ = await trio.to_thread.run_sync(revisions.commit, self.folder, before, after, action, request, targets)
+                    song, _ = await trio.to_thread.run_sync(revisions.commit, self.folder, before, after, action, request, targets,
+                                                             self.settings.undo_depth)
                     return song, True
                 except (SessionError, OSError) as e:  # a full disk: the change is made, kept in memory, written later
                     self.saver.failed(e)

@@ -9,6 +9,10 @@ class BadRequestError(GeneratorError, ValueError):
     """The user's input cannot be used: an empty prompt, an impossible bar count, a bad key."""
 
 
+class FileTooLargeError(BadRequestError):
+    """A file read from outside (a session's, a config table, a MIDI file) is over its size limit."""
+
+
 class ConfigError(GeneratorError, ValueError):
     """A table in ``config/`` (or the user's replacement for it) is missing or invalid."""
 

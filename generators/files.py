@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from pathlib import Path
 
-from .errors import SessionError
+from .errors import FileTooLargeError, SessionError
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -36,6 +37,61 @@ def atomic_write(path: Path, data: bytes) -> None:
     except OSError as error:
         raise SessionError(f"cannot write {path}: {error.strerror or error}") from error
     _fsync_directory(path.parent)
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, a file read from outside (a session's, a config table, a MIDI file),
+    refused once it is over ``limit`` bytes: read while counting, so a huge or endless file never
+    takes the memory.
+
+    Raises:
+        OSError: it cannot be read.
+        FileTooLargeError: it is over the limit (a ValueError: bad input).
+    """
+    with open(path, "rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLargeError(f"{path} is over {_size(limit)}: not a file backbeat reads")
+    return data
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n / 1024:g} KiB"
+
+
+LEFTOVER = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.tmp$")
+"""The name of ``atomic_write``'s temporary file: ``.NAME.PID-HEX.tmp``."""
+
+
+def clean_leftovers(folder: Path, subfolders: tuple[str, ...] = ()) -> list[Path]:
+    """Remove the temporary files that writes killed midway left in ``folder`` (and its
+    ``subfolders``): those of processes no longer running. The ones removed."""
+    removed = []
+    for where in (folder, *(folder / s for s in subfolders)):
+        try:
+            names = os.listdir(where)
+        except OSError:
+            continue
+        for name in names:
+            match = LEFTOVER.match(name)
+            if match is None or _running(int(match.group(1))):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(where / name)
+                removed.append(where / name)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # a write of this process's may be under way
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone's process: not ours to judge
+    return True
 
 
 def _fsync_directory(folder: Path) -> None:

@@ -1,21 +1,30 @@
 """Changing a session folder: refine, alternatives, choose, undo and revert, each one history entry.
 
-Before a change the song as it was is kept as ``history/NNN.json`` (the entry's snapshot), so any
-change can be undone and the song reverted to how it was after any entry. A change rewrites only
-the files whose bytes differ, and its history entry lists exactly those files.
+A change keeps what it replaced as ``history/NNN.json`` (the entry's ``snapshot``): the song's
+fields it changed and the tracks of the parts it touched, as they were — not the whole song — so
+a folder grows by about the size of what changed. Going back walks the entries from the latest
+down, putting back what each replaced: the song as it was after any entry comes back exactly, and
+undo and revert are entries themselves. Only the last ``undo_depth`` entries keep their files
+(older ones stay listed, without one). A snapshot written by an older backbeat holds the whole
+song; the walk takes it as it is. A change rewrites only the files whose bytes differ, and its
+history entry lists exactly those files.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from . import alternatives, refine, session
 from .edits import with_history
 from .errors import BadRequestError
-from .files import atomic_write
-from .model import Part, SongState
+from .files import atomic_write, read_limited
+from .model import HistoryEntry, Part, SongState
 from .reading import COMMANDS, Reading
 from .requests import Change, Question
 from .requests import read as read_request
@@ -36,11 +45,58 @@ class Revision:
     """What the request was read as (for the reply: corrections and changes)."""
 
 
-def _snapshot(folder: Path, song: SongState) -> str:
+UNTRACKED = frozenset({"history", "alternatives", "tracks"})
+"""Fields of the song an entry does not keep whole: the history (the entries themselves), the
+alternatives (kept as they are now by undo and revert) and the tracks (kept part by part)."""
+
+
+def replaced(before: SongState, after: SongState) -> dict[str, Any]:
+    """What a change from ``before`` to ``after`` replaced, to put back (as JSON): the song's other
+    fields that differ, the tracks of the parts whose track differs (None: the part was not there),
+    and the order of the parts. Only what differs is serialized: a song is large, a change small."""
+    names = [n for n in SongState.model_fields if n not in UNTRACKED and getattr(before, n) != getattr(after, n)]
+    old = {t.part: t for t in before.tracks}
+    new = {t.part: t for t in after.tracks}
+    parts = sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
+    return {
+        "undo": 1,
+        "fields": before.model_dump(mode="json", include=set(names)) if names else {},
+        "tracks": {p: None if p not in old else old[p].model_dump(mode="json") for p in parts},
+        "order": list(old),
+    }
+
+
+def _snapshot(folder: Path, before: SongState, after: SongState) -> str:
     (folder / HISTORY).mkdir(exist_ok=True)
-    path = f"{HISTORY}/{len(song.history) + 1:03d}.json"
-    atomic_write(folder / path, song.model_dump_json().encode())
+    path = f"{HISTORY}/{len(before.history) + 1:03d}.json"
+    atomic_write(folder / path, json.dumps(replaced(before, after), separators=(",", ":")).encode())
     return path
+
+
+def step_back(folder: Path, song: dict[str, Any], snapshot: str) -> dict[str, Any]:
+    """``song`` (as JSON) with what the entry of ``snapshot`` replaced put back (an older
+    backbeat's snapshot: the song it holds).
+
+    Raises:
+        BadRequestError: the file cannot be read.
+    """
+    try:
+        data = json.loads(read_limited(folder / snapshot, session.SESSION_FILE_LIMIT))
+        if "undo" not in data:
+            return data
+        tracks = {**{t["part"]: t for t in song["tracks"]}, **data["tracks"]}
+        return {**song, **data["fields"], "tracks": [tracks[p] for p in data["order"] if tracks.get(p) is not None]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BadRequestError(f"the snapshot {snapshot} cannot be read: {e}") from e
+
+
+def _prune(folder: Path, history: list[HistoryEntry], depth: int) -> tuple[list[HistoryEntry], list[str]]:
+    """The history with only the last ``depth`` entries keeping their snapshot; the files let go."""
+    cut = len(history) - depth
+    dropped = [e.snapshot for e in history[:max(cut, 0)] if e.snapshot is not None]
+    if not dropped:
+        return history, []
+    return [e.model_copy(update={"snapshot": None}) if i < cut else e for i, e in enumerate(history)], dropped
 
 
 def changed_files(folder: Path, song: SongState) -> dict[str, bytes]:
@@ -55,14 +111,25 @@ def changed_files(folder: Path, song: SongState) -> dict[str, bytes]:
     return changed
 
 
-def commit(folder: Path, before: SongState, after: SongState, action: str, request: str, targets: list[str]) -> tuple[SongState, list[str]]:
-    """Write ``after`` (a change of ``before``) into ``folder`` with its history entry."""
-    snapshot = _snapshot(folder, before)
+def commit(folder: Path, before: SongState, after: SongState, action: str, request: str, targets: list[str],
+           depth: int | None = None) -> tuple[SongState, list[str]]:
+    """Write ``after`` (a change of ``before``) into ``folder`` with its history entry; entries
+    beyond the last ``depth`` (the ``undo_depth`` setting) let go of their snapshots."""
+    if depth is None:
+        from .settings import settings
+
+        depth = settings().undo_depth
+    session.clean(folder)
+    snapshot = _snapshot(folder, before, after)
     built = changed_files(folder, after)  # none of these depends on the history
     files = [session.STATE, *built]
     song = with_history(after, action, request, targets, files, snapshot)
+    history, dropped = _prune(folder, song.history, depth)
+    song = song.model_copy(update={"history": history})
     stages = session.load_manifest(folder).stage_timings
     session.write(folder, song, stages, only=set(files), built=built)
+    for path in dropped:  # after the state no longer names them: a crash leaves a stray file, never a missing one
+        (folder / path).unlink(missing_ok=True)
     return song, files
 
 
@@ -172,13 +239,6 @@ def choose_alternative(folder: Path, part: Part, label: str) -> Revision:
     return Revision(new, (pick.description,), tuple(files), (part,))
 
 
-def _restore(folder: Path, snapshot: str) -> SongState:
-    try:
-        return SongState.model_validate_json((folder / snapshot).read_bytes())
-    except (OSError, ValueError) as e:
-        raise BadRequestError(f"the snapshot {snapshot} cannot be read: {e}") from e
-
-
 def revert(folder: Path, entry: int) -> Revision:
     """The song as it was right after history entry ``entry`` (1-based; 0: as first generated).
 
@@ -188,10 +248,16 @@ def revert(folder: Path, entry: int) -> Revision:
     count = len(song.history)
     if not 0 <= entry < count:
         raise BadRequestError(f"the history has {count} entries: revert to 0-{count - 1} (0: as generated)")
-    after = song.history[entry]  # the next entry's snapshot is the song as entry `entry` left it
-    if after.snapshot is None:
-        raise BadRequestError(f"entry {entry + 1} ({after.action}) kept no snapshot to go back to")
-    old = _restore(folder, after.snapshot)
+    data = song.model_dump(mode="json")
+    for index in range(count - 1, entry - 1, -1):  # each entry after `entry` put back, latest first
+        later = song.history[index]
+        if later.snapshot is None:
+            raise BadRequestError(f"entry {index + 1} ({later.action}) kept nothing to go back with: only the last changes can be undone (undo_depth)")
+        data = step_back(folder, data, later.snapshot)
+    try:
+        old = SongState.model_validate(data)
+    except ValidationError as e:
+        raise BadRequestError(f"the history cannot rebuild the song of entry {entry}: {e.errors()[0]['msg']}") from e
     target = old.model_copy(update={"history": song.history, "alternatives": song.alternatives})
     new, files = commit(folder, song, target, "revert", f"revert to entry {entry}", ["song"])
     return Revision(new, (f"back to the song as it was after entry {entry}",), tuple(files), structure=True)

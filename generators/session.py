@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from . import midi, notes
 from .errors import BadRequestError, SessionError
-from .files import atomic_write
+from .files import atomic_write, clean_leftovers, read_limited
 from .mpc import mpc_key
 from .model import Chord, FileEntry, Progression, SessionManifest, SongState, StageRecord
 from .palette import palette
@@ -35,6 +35,10 @@ PROGRESSION_DIR = "progression"
 FULL = "midi/full-arrangement.mid"
 NOTES = ("preset-assignments", "effect-chains", "arrangement-map", "drum-pads", "producer-notes")
 PARTIAL_SUFFIX = ".partial"
+SESSION_FILE_LIMIT = 64 << 20
+"""Bytes of a session's JSON file read (song-state, manifest, checkpoint, history): a 1,024-bar
+song's state is about 8 MiB; anything far beyond is not one of ours."""
+SUBFOLDERS = ("progression", "midi", "notes", "history")
 
 
 def new_session_id(now: datetime | None = None) -> str:
@@ -74,7 +78,7 @@ def write_checkpoint(folder: Path, data: bytes) -> None:
 def read_checkpoint(folder: Path) -> bytes:
     path = folder / CHECKPOINT
     try:
-        return path.read_bytes()
+        return read_limited(path, SESSION_FILE_LIMIT)
     except FileNotFoundError as e:
         if (folder / STATE).exists():
             raise BadRequestError(f"{folder} is a finished session; nothing to resume") from e
@@ -195,7 +199,7 @@ def write(
     """
     files = files_of(song)
     built = built or {}
-    for sub in ("progression", "midi", "notes"):
+    for sub in SUBFOLDERS[:3]:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     for path, file in files.items():
         if only is not None and path not in only:
@@ -233,6 +237,12 @@ def finish(partial: Path) -> Path:
     return final
 
 
+def clean(folder: Path) -> list[Path]:
+    """Remove what writes killed midway left in a session folder (their temporary files); the
+    ones removed. Done when a folder is opened to be changed."""
+    return clean_leftovers(Path(folder), SUBFOLDERS)
+
+
 def load_song(folder: Path) -> SongState:
     """The ``SongState`` of a session folder.
 
@@ -241,7 +251,7 @@ def load_song(folder: Path) -> SongState:
     """
     path = Path(folder) / STATE
     try:
-        return SongState.model_validate_json(path.read_bytes())
+        return SongState.model_validate_json(read_limited(path, SESSION_FILE_LIMIT))
     except FileNotFoundError as e:
         raise BadRequestError(f"{folder} is not a session folder (no {STATE})") from e
     except OSError as e:
@@ -253,6 +263,6 @@ def load_song(folder: Path) -> SongState:
 def load_manifest(folder: Path) -> SessionManifest:
     path = Path(folder) / MANIFEST
     try:
-        return SessionManifest.model_validate_json(path.read_bytes())
+        return SessionManifest.model_validate_json(read_limited(path, SESSION_FILE_LIMIT))
     except (OSError, ValidationError) as e:
         raise BadRequestError(f"{path} is missing or invalid") from e
