@@ -4,7 +4,7 @@
 with a refinement, a jump, a tempo change or a mute every ``change_every`` seconds, into two
 independent receivers (rtmidi's JACK input and ``jack_midi_dump``). Every ``report_every`` seconds
 one line: the engine's p99 and max lateness, the daemon's RSS and open descriptors, the size of the
-output folder, what arrived. At the end, playback stops and each receiver's messages are checked key
+live session's folder and of the output folder, what arrived. At the end, playback stops and each receiver's messages are checked key
 by key (``integrity.Keys``): note-ons and note-offs balanced per key, and alternating.
 """
 
@@ -103,13 +103,15 @@ def measure(minutes: float = 10.0, change_every: float = 20.0, report_every: flo
                             sample = {
                                 "seconds": round(now - started), "p99_ms": round(lateness["p99"], 3),
                                 "max_ms": round(lateness["max"], 3), **_proc_figures(proc.pid),
-                                "output_mb": _folder_mb(folder / "out"), "received": sum(keys.ons.values()) + sum(keys.offs.values()),
+                                "output_mb": _folder_mb(folder / "out"),
+                                "session_mb": _folder_mb(Path(status["session"]["path"])) if (status.get("session") or {}).get("path") else 0.0,
+                                "received": sum(keys.ons.values()) + sum(keys.offs.values()),
                                 "alternation_errors": len(keys.problems), "engine_alive": status["engine"]["alive"],
                             }
                             samples.append(sample)
                             progress(
                                 f"{sample['seconds']:>5} s  engine p99 {sample['p99_ms']} ms max {sample['max_ms']} ms  "
-                                f"daemon {sample['rss_mb']} MB {sample['fds']} fds  output {sample['output_mb']} MB  "
+                                f"daemon {sample['rss_mb']} MB {sample['fds']} fds  session {sample['session_mb']} MB  output {sample['output_mb']} MB  "
                                 f"{sample['received']} notes received, {sample['alternation_errors']} alternation errors"
                             )
                             next_report += report_every
@@ -144,7 +146,7 @@ def report(r: dict) -> str:
     first, last = r["samples"][0] if r["samples"] else {}, r["samples"][-1] if r["samples"] else {}
     if first:
         lines.append(f"  daemon RSS {first['rss_mb']} -> {last['rss_mb']} MB, descriptors {first['fds']} -> {last['fds']}, "
-                     f"output {first['output_mb']} -> {last['output_mb']} MB; engine p99 {r['engine']['p99_ms']:.3f} ms, "
+                     f"session {first['session_mb']} -> {last['session_mb']} MB, output {first['output_mb']} -> {last['output_mb']} MB; engine p99 {r['engine']['p99_ms']:.3f} ms, "
                      f"max {r['engine']['max_ms']:.3f} ms")
     return "\n".join(lines)
 

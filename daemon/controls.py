@@ -25,7 +25,8 @@ from typing import Annotated, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from backbeat.generators.files import atomic_write
+from backbeat.generators.errors import FileTooLargeError
+from backbeat.generators.files import CONFIG_FILE_LIMIT, atomic_write, read_limited
 from backbeat.generators.names import PARTS
 from backbeat.generators.settings import CONFIG_DIR
 
@@ -303,8 +304,8 @@ def read_map(path: Path) -> ControllerMap:
         ControllerMapError: with the file and the first problem, in one line.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
+        data = tomllib.loads(read_limited(path, CONFIG_FILE_LIMIT).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, FileTooLargeError) as e:
         raise ControllerMapError(f"cannot read controller map {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ControllerMapError(f"controller map {path} is not valid TOML: {e}") from None

@@ -22,7 +22,8 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from .errors import BadRequestError, ConfigError
+from .errors import BadRequestError, ConfigError, FileTooLargeError
+from .files import CONFIG_FILE_LIMIT, read_limited
 from .settings import CONFIG_DIR, USER_CONFIG_DIR
 from .table_models import Table
 from .tables import _validate, tables
@@ -91,8 +92,8 @@ def drum_map(name: str) -> DrumMap:
     if path is None:
         raise BadRequestError(f"unknown drum map {name!r} (choose from {', '.join(names())})")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        data = tomllib.loads(read_limited(path, CONFIG_FILE_LIMIT).decode("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, FileTooLargeError) as e:
         raise ConfigError(f"{path}: {e}") from e
     result = _validate(DrumMap, {"": path}, data)
     if result.name != name:

@@ -59,6 +59,13 @@ def _size(n: int) -> str:
     return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n / 1024:g} KiB"
 
 
+CONFIG_FILE_LIMIT = 4 << 20
+"""Bytes of a config file read (a table, a drum map, a controller map, settings.toml): the largest
+shipped table is under 200 kB."""
+MIDI_FILE_LIMIT = 16 << 20
+"""Bytes of a MIDI file read from outside (a 1,024-bar song's parts are well under 1 MiB)."""
+
+
 LEFTOVER = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.tmp$")
 """The name of ``atomic_write``'s temporary file: ``.NAME.PID-HEX.tmp``."""
 

@@ -17,6 +17,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .errors import FileTooLargeError
+from .files import CONFIG_FILE_LIMIT
+
 CONFIG_DIR = Path(str(resources.files("backbeat.config")))
 """The tables and defaults shipped with backbeat (package data: config/ in a checkout, backbeat/config
 in an installed wheel; installs are unzipped, so it is a real folder)."""
@@ -125,6 +128,9 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Later files override earlier ones: the user's file wins over the shipped defaults.
         files = [p for p in (CONFIG_DIR / "settings.toml", USER_CONFIG_DIR / "settings.toml") if p.is_file()]
+        for path in files:  # read whole by the TOML source: refused first if it is far too big to be one
+            if path.stat().st_size > CONFIG_FILE_LIMIT:
+                raise FileTooLargeError(f"{path} is over {CONFIG_FILE_LIMIT >> 20} MiB: not a settings file")
         return (
             init_settings,
             env_settings,

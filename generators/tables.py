@@ -15,7 +15,8 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from .errors import ConfigError
+from .errors import ConfigError, FileTooLargeError
+from .files import CONFIG_FILE_LIMIT, read_limited
 from .model import GenreDNA
 from .settings import CONFIG_DIR, USER_CONFIG_DIR
 from .table_models import (  # noqa: F401 - re-exported: the schemas are imported from here
@@ -71,8 +72,8 @@ def _read(name: str) -> tuple[Path, dict]:
         path = folder / f"{name}.toml"
         if path.is_file():
             try:
-                return path, tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                return path, tomllib.loads(read_limited(path, CONFIG_FILE_LIMIT).decode("utf-8"))
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, FileTooLargeError) as e:
                 raise ConfigError(f"{path}: {e}") from e
     raise ConfigError(f"config table {name}.toml not found in {USER_CONFIG_DIR} or {CONFIG_DIR}")
 

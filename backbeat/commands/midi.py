@@ -12,7 +12,7 @@ from pathlib import Path
 
 from backbeat.generators import midi_edit, midi_inspect
 from backbeat.generators.errors import BadRequestError, MidiDataError
-from backbeat.generators.files import atomic_write
+from backbeat.generators.files import MIDI_FILE_LIMIT, atomic_write, read_limited
 
 from ..cli import EXIT_OK, EXIT_USAGE
 from . import add_command
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_limited(path, MIDI_FILE_LIMIT)
     except OSError as error:
         raise BadRequestError(f"cannot read {path}: {error.strerror or error}") from error
 

@@ -142,3 +142,20 @@ def test_a_huge_session_file_is_refused_not_read(folder: Path, monkeypatch):
     monkeypatch.setattr(session, "SESSION_FILE_LIMIT", 1000)
     with pytest.raises(FileTooLargeError, match="over"):
         session.load_song(folder)
+
+
+def test_a_huge_config_table_or_midi_file_is_refused_in_one_line(tmp_path: Path, monkeypatch):
+    from backbeat.generators import files
+    from backbeat.generators.errors import ConfigError
+    from backbeat.generators.files import read_limited
+    from backbeat.generators import tables
+
+    big = tmp_path / "theory.toml"
+    big.write_bytes(b"# " + b"x" * 5000 + b"\n")
+    with pytest.raises(FileTooLargeError, match="over 4 KiB"):
+        read_limited(big, 4096)
+    monkeypatch.setattr(tables, "USER_CONFIG_DIR", tmp_path)
+    monkeypatch.setattr(tables, "CONFIG_FILE_LIMIT", 4096)
+    with pytest.raises(ConfigError, match="over"):
+        tables._read("theory")
+    assert files.MIDI_FILE_LIMIT >= 1 << 20
