@@ -189,9 +189,10 @@ class Composition(LiveListener):
                 self.live.saver.failed(e)
 
         options = {"on_clip": self.clip, "warn": self.warn, "budget_s": settings.llm_live_budget_s} if settings.llm_configured else {}
-        async with backend_for(settings, **options) as backend, trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            await compose_live(self.draft, self, attempts=settings.stage_attempts, checkpoint=checkpoint, backend=backend)
+            await compose_live(self.draft, self, attempts=settings.stage_attempts, checkpoint=checkpoint,
+                               model=lambda: backend_for(settings, **options))
 
     async def run_gated(self) -> None:
         """The run with approval gates: each gated stage waits for the producer's answer; the song

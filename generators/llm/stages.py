@@ -279,5 +279,7 @@ async def backend_for(
     if offline or not settings.llm_configured:
         yield None
         return
-    async with LLMClient(settings) as llm:
+    # Made in a worker thread: its HTTP client loads a TLS context (0.2 s measured under load), which
+    # would hold up everything else the trio thread runs (the daemon's feed to the engine among them).
+    async with await trio.to_thread.run_sync(LLMClient, settings) as llm:
         yield LLMStages(llm, settings, no_cache=no_cache, **options).backend()

@@ -149,3 +149,32 @@ def test_an_accepted_plan_runs_to_the_models_song(other_plan):
     done = _live(r, other_plan=other_plan)
     assert landed(r)[-1] == ("model_song", None)
     assert plays_alike(done, r.offered)
+
+
+def test_a_model_opened_for_the_run_opens_only_once_the_algorithmic_song_is_whole():
+    # the daemon's model client costs a TLS context (0.2 s under load): never before the first note
+    from contextlib import asynccontextmanager
+
+    r = Recorder()
+    opened: list[int] = []
+
+    @asynccontextmanager
+    async def model():
+        opened.append(len(landed(r)))
+        yield _backend(r, other_plan=False)
+        r.heard.append(("closed", None))
+
+    draft = pipeline.new_draft("deep house in A minor", seed=5, bars=16)
+    done = trio.run(lambda: compose_live(draft, r, model=model))
+    heard = landed(r)
+    assert opened == [heard.index(("song", None)) + 1], "opened right after the algorithmic song landed"
+    assert ("model_song", None) in heard and heard[-1] == ("closed", None), "the model's pass ran inside it"
+    assert done.stages and r.done is done
+
+    @asynccontextmanager
+    async def none():
+        yield None
+
+    r2 = Recorder()
+    trio.run(lambda: compose_live(pipeline.new_draft("deep house in A minor", seed=5, bars=16), r2, model=none))
+    assert landed(r2)[-1] == ("song", None) and r2.offered is None, "no model configured: the algorithmic song"
