@@ -22,7 +22,7 @@ from typing import Any
 
 from textual.message import Message
 
-from backbeat.daemon.address import default_socket, token_file, use_tcp
+from backbeat.daemon.address import UnsafeFolderError, check_folder, check_peer, default_socket, token_file, use_tcp
 from backbeat.daemon.framing import Decoder, FrameError, encode
 from backbeat.daemon.envelope import PROTOCOL, request
 
@@ -107,8 +107,17 @@ class DaemonLink:
                 port, token = token_file(self.path).read_text().split()
                 reader, writer = await asyncio.open_connection("127.0.0.1", int(port))
                 return reader, writer, token
+            if self.path.parent.exists():
+                check_folder(self.path.parent)  # a folder another user could change is never trusted
             reader, writer = await asyncio.open_unix_connection(str(self.path))
+            try:
+                check_peer(writer.get_extra_info("socket"), self.path)  # a daemon of another user is refused
+            except UnsafeFolderError:
+                writer.close()
+                raise
             return reader, writer, None
+        except UnsafeFolderError as e:
+            raise NotConnected(str(e)) from None
         except (OSError, ValueError):
             raise NotConnected(f"no daemon answers at {self.path} (start one with: backbeat daemon)") from None
 
@@ -159,6 +168,11 @@ class DaemonLink:
 
     def _on_response(self, frame: dict[str, Any]) -> None:
         request_id = frame.get("id")
+        error = frame.get("error") or {}
+        if request_id is None and error.get("code") == "too_many_clients" and self._greeting is not None \
+                and not self._greeting.done():  # turned away instead of greeted
+            self._greeting.set_exception(NotConnected(f"the daemon is busy: {error.get('message', 'too many clients')}"))
+            return
         future = self._pending.pop(request_id, None) if type(request_id) is int else None
         if future is not None and not future.done():
             future.set_result(frame)

@@ -185,3 +185,29 @@ def test_responses_are_matched_by_id_and_errors_raised(tmp_path):
 def test_the_tui_never_imports_trio():
     code = "import sys, tui.app, backbeat.commands.tui; assert 'trio' not in sys.modules, 'trio imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_a_daemon_that_turns_the_client_away_is_busy_not_missing(tmp_path):
+    async def script(reader, writer):
+        writer.write(encode({"type": "response", "id": None, "ok": False,
+                             "error": {"code": "too_many_clients", "message": "64 clients are connected (the cap)"}}))
+        await writer.drain()
+
+    posted, _ = run(collect(tmp_path / "s.sock", script, lambda p, s: len(kinds(p, Disconnected)) >= 1))
+    assert kinds(posted, Disconnected)[0].reason == "the daemon is busy: 64 clients are connected (the cap)"
+    assert not kinds(posted, Connected)
+
+
+def test_a_socket_folder_others_can_change_is_never_trusted(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+
+    async def script(reader, writer):
+        await handshake(reader, writer, Decoder())
+        await reader.read(1)
+
+    folder.chmod(0o777)
+    posted, server = run(collect(folder / "s.sock", script, lambda p, s: len(kinds(p, Disconnected)) >= 2))
+    reason = kinds(posted, Disconnected)[0].reason
+    assert str(folder) in reason and "0777" in reason, reason
+    assert server.connections == 0 and not kinds(posted, Connected), "not a byte exchanged"
