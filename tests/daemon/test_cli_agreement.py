@@ -18,6 +18,15 @@ def args(**kw) -> argparse.Namespace:
     return argparse.Namespace(**({"midi_api": None, "port": [], "clock_out": None, "follow_clock": None} | kw))
 
 
+def play_session(daemon, tmp_path, prompt: str, *options: str) -> subprocess.CompletedProcess:
+    """``backbeat play`` of a new session of ``prompt`` through ``daemon``, with ``options``."""
+    folder = tmp_path / "session"
+    folder.mkdir()
+    session.write(folder, pipeline.compose_sync(prompt, seed=2, bars=4), [])
+    return subprocess.run([sys.executable, "-m", "backbeat", "play", str(folder), *options, "--socket", str(daemon.socket)],
+                          capture_output=True, text=True, timeout=60)
+
+
 def test_options_left_out_or_agreeing_are_fine():
     assert disagreements(args(), STATUS) == []
     assert disagreements(args(midi_api="alsa", port=["backbeat"]), STATUS) == []
@@ -40,13 +49,7 @@ def test_each_disagreeing_option_is_named_with_what_the_daemon_does():
 
 
 def test_play_through_a_daemon_on_another_midi_api_is_one_line_and_plays_nothing(daemon_process, tmp_path):
-    folder = tmp_path / "session"
-    folder.mkdir()
-    session.write(folder, pipeline.compose_sync("lofi study beats", seed=2, bars=4), [])
-    run = subprocess.run(
-        [sys.executable, "-m", "backbeat", "play", str(folder), "--midi-api", "jack", "--socket", str(daemon_process.socket)],
-        capture_output=True, text=True, timeout=60,
-    )
+    run = play_session(daemon_process, tmp_path, "lofi study beats", "--midi-api", "jack")
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "--midi-api jack (the daemon plays through null)" in lines[0] and "backbeat shutdown" in lines[0]
@@ -78,12 +81,6 @@ def test_a_daemon_says_each_note_ports_drum_map_and_play_refuses_another(daemon_
         ports = client.request("status")["ports"]
     maps = {p["name"]: p.get("drum_map") for p in ports if "notes" in p["role"]}
     assert maps and set(maps.values()) == {"gm"}, ports
-    folder = tmp_path / "session"
-    folder.mkdir()
-    session.write(folder, pipeline.compose_sync("boom bap", seed=2, bars=4), [])
-    run = subprocess.run(
-        [sys.executable, "-m", "backbeat", "play", str(folder), "--drum-map", "mpc-legacy", "--socket", str(daemon_process.socket)],
-        capture_output=True, text=True, timeout=60,
-    )
+    run = play_session(daemon_process, tmp_path, "boom bap", "--drum-map", "mpc-legacy")
     assert run.returncode == 2, run.stderr
     assert "--drum-map mpc-legacy (the daemon sends" in run.stderr and "through gm)" in run.stderr, run.stderr
