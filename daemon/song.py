@@ -426,18 +426,19 @@ class LiveSong:
         label = kept[(index + 1) % len(kept)].label
         return label, await self.choose(part, label)
 
-    async def undo(self) -> tuple[list[str], Change | None]:
-        """Undo the last change (an undo of an undo redoes), landing as the change did; a song
-        with no change of its own since it replaced another brings that one back."""
+    async def undo(self, *, redo: bool = False) -> tuple[list[str], Change | None]:
+        """Take back the last change not yet undone (each undo one step further back), or with
+        ``redo`` bring back the last one undone; landing as the change did. A song with no change
+        of its own since it replaced another: undo brings that one back."""
         async with self._changing:
-            if self._replaced and (self.song is None or len(self.song.history) == self._own):
+            if not redo and self._replaced and (self.song is None or len(self.song.history) == self._own):
                 return await self._bring_back()
             before = self._require()
             if self.folder is None:
                 raise ConflictError("the song's session folder is still being written; try again in a moment")
             async with self._writing:
                 try:
-                    revision = await trio.to_thread.run_sync(revisions.undo, self.folder)
+                    revision = await trio.to_thread.run_sync(revisions.redo if redo else revisions.undo, self.folder)
                 except BadRequestError as e:
                     raise ConflictError(str(e)) from None
             change = self._land(before, revision.song, before.arrangement != revision.song.arrangement)

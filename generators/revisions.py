@@ -263,20 +263,59 @@ def revert(folder: Path, entry: int) -> Revision:
     return Revision(new, (f"back to the song as it was after entry {entry}",), tuple(files), structure=True)
 
 
+def undo_stacks(song: SongState) -> tuple[list[int], list[int]]:
+    """(the entries an undo can take back, last on top; the entries a redo can bring back, next on
+    top), as 1-based entry numbers, from the history as it stands.
+
+    Replayed from the start: a change (a refine, a revert, ...) is pushed on the undo stack and
+    empties the redo stack; an "undo" entry moves the top of the undo stack onto the redo stack and
+    a "redo" entry moves it back. So each undo steps back one more change, and each redo forward one.
+    """
+    done: list[int] = []
+    undone: list[int] = []
+    for number, entry in enumerate(song.history, start=1):
+        if entry.action == "undo" and done:
+            undone.append(done.pop())
+        elif entry.action == "redo" and undone:
+            done.append(undone.pop())
+        else:
+            done.append(number)
+            undone.clear()
+    return done, undone
+
+
+def _step(folder: Path, song: SongState, action: str, entry: int, snapshot_of: int) -> Revision:
+    """Put back the song kept as entry ``snapshot_of``'s snapshot (1-based), recorded as the
+    ``action`` ("undo" or "redo") of entry ``entry``."""
+    kept = song.history[snapshot_of - 1].snapshot
+    if kept is None:
+        raise BadRequestError(f"entry {snapshot_of} ({song.history[snapshot_of - 1].action}) kept no snapshot to go back to")
+    old = _restore(folder, kept)
+    target = old.model_copy(update={"history": song.history, "alternatives": song.alternatives})
+    done = song.history[entry - 1]
+    new, files = commit(folder, song, target, action, f"{action} entry {entry} ({done.action} {done.request})", ["song"])
+    verb = "undid" if action == "undo" else "redid"
+    return Revision(new, (f"{verb} entry {entry}: {done.action} {done.request}",), tuple(files), structure=True)
+
+
 def undo(folder: Path) -> Revision:
-    """Undo the last change (an undo of an undo redoes)."""
+    """Take back the last change not yet undone: each undo steps back one more entry."""
     song = session.load_song(folder)
-    if not song.history or song.history[-1].snapshot is None:
+    done, _ = undo_stacks(song)
+    if not done:
         raise BadRequestError("nothing to undo")
-    return revert(folder, len(song.history) - 1)
+    entry = done[-1]
+    return _step(folder, song, "undo", entry, entry)  # an entry's snapshot is the song before it
 
 
 def redo(folder: Path) -> Revision:
-    """Redo what the last undo (or revert) took back."""
+    """Bring back the last change undone: each redo steps forward one entry."""
     song = session.load_song(folder)
-    if not song.history or song.history[-1].action != "revert":
-        raise BadRequestError("nothing to redo: the last change was not an undo")
-    return undo(folder)
+    _, undone = undo_stacks(song)
+    if not undone:
+        raise BadRequestError("nothing to redo: no change has been undone since the last change")
+    entry = undone[-1]
+    return _step(folder, song, "redo", entry, entry + 1)  # the next entry's snapshot is the song after it
 
 
 HISTORY_COMMANDS: dict[str, Callable[[Path], Revision]] = {"undo": undo, "redo": redo, "revert": lambda folder: revert(folder, 0)}

@@ -189,7 +189,33 @@ def test_undo_and_revert_restore_the_files_exactly(folder):
     assert {k: v for k, v in snapshot(folder).items() if k not in ("song-state.json", "manifest.json")} == {
         k: v for k, v in start.items() if k not in ("song-state.json", "manifest.json")
     }
-    assert [e.action for e in session.load_song(folder).history] == ["refine", "refine", "revert", "revert"]
+    assert [e.action for e in session.load_song(folder).history] == ["refine", "refine", "undo", "revert"]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {k: v for k, v in snapshot(folder).items() if k not in ("song-state.json", "manifest.json")}
+
+
+def test_each_undo_steps_back_one_more_entry_and_each_redo_forward_one(folder):
+    """Issue 15: two undos went back and forth between two states instead of back two steps."""
+    states = [_files(folder)]
+    for text in ("3rd chord darker", "tempo 140", "bass too busy"):
+        revisions.refine_folder(folder, text)
+        states.append(_files(folder))
+    for back in (2, 1, 0):
+        revisions.undo(folder)
+        assert _files(folder) == states[back]
+    with pytest.raises(BadRequestError, match="nothing to undo"):
+        revisions.undo(folder)
+    revisions.redo(folder)
+    assert _files(folder) == states[1]
+    revisions.redo(folder)
+    assert _files(folder) == states[2]
+    revisions.undo(folder)
+    assert _files(folder) == states[1]
+    revisions.refine_folder(folder, "make it warmer")  # a new change: nothing is left to redo
+    with pytest.raises(BadRequestError, match="nothing to redo"):
+        revisions.redo(folder)
 
 
 def test_try_something_different_takes_the_next_ranked_alternative_first(folder):
