@@ -1,15 +1,24 @@
 """Settings: ``config/settings.toml`` defaults, overridden by the user's settings file, ``.env``
-and the environment (highest wins: environment > .env > user file > shipped file)."""
+and the environment (highest wins: environment > .env > user file > shipped file).
+
+A mistake is one ``ConfigError`` line naming where it is: a settings file's key that is not a
+setting (file, line, and the nearest setting), or a value that does not fit (file and line, or the
+environment variable, and the field). Paths expand ``~`` as a shell does.
+"""
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,7 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .errors import FileTooLargeError
+from .errors import ConfigError, FileTooLargeError
 from .files import CONFIG_FILE_LIMIT
 
 CONFIG_DIR = Path(str(resources.files("backbeat.config")))
@@ -113,6 +122,22 @@ class Settings(BaseSettings):
     playback: PlaybackSettings = PlaybackSettings()
     server: ServerSettings = ServerSettings()
 
+    def __init__(self, **values: object) -> None:
+        files = settings_files()
+        for path in files:  # read whole: refused first if it is far too big to be a settings file
+            if path.stat().st_size > CONFIG_FILE_LIMIT:
+                raise FileTooLargeError(f"{path} is over {CONFIG_FILE_LIMIT >> 20} MiB: not a settings file")
+            check_keys(path)
+        try:
+            super().__init__(**values)
+        except ValidationError as e:
+            raise ConfigError(describe(e, files)) from None
+
+    @field_validator("output_dir", "llm_cache_path", mode="after")
+    @classmethod
+    def _home(cls, path: Path | None) -> Path | None:
+        return None if path is None else path.expanduser()
+
     @property
     def llm_configured(self) -> bool:
         return self.llm_api_key is not None or bool(self.llm_base_url)
@@ -126,17 +151,83 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Later files override earlier ones: the user's file wins over the shipped defaults.
-        files = [p for p in (CONFIG_DIR / "settings.toml", USER_CONFIG_DIR / "settings.toml") if p.is_file()]
-        for path in files:  # read whole by the TOML source: refused first if it is far too big to be one
-            if path.stat().st_size > CONFIG_FILE_LIMIT:
-                raise FileTooLargeError(f"{path} is over {CONFIG_FILE_LIMIT >> 20} MiB: not a settings file")
         return (
             init_settings,
             env_settings,
             dotenv_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=files),
+            TomlConfigSettingsSource(settings_cls, toml_file=settings_files()),
         )
+
+
+def settings_files() -> list[Path]:
+    """The settings files that exist, lowest first: the user's file wins over the shipped defaults."""
+    return [p for p in (CONFIG_DIR / "settings.toml", USER_CONFIG_DIR / "settings.toml") if p.is_file()]
+
+
+def _line_of(text: str, table: str, key: str) -> int | None:
+    """The 1-based line where ``key`` is set under ``[table]`` ("" for the top level) of a TOML text."""
+    current = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if header := re.fullmatch(r"\[\s*([^\]]+?)\s*\]\s*(#.*)?", stripped):
+            current = header.group(1)
+        elif current == table and re.match(rf"[\"']?{re.escape(key)}[\"']?\s*=", stripped):
+            return number
+    return None
+
+
+def _where(path: Path, table: str, key: str) -> str:
+    try:
+        line = _line_of(path.read_text(encoding="utf-8"), table, key)
+    except OSError:
+        line = None
+    return f"{path}:{line}" if line else str(path)
+
+
+def check_keys(path: Path) -> None:
+    """Refuse a settings file with a key that is not a setting, naming the nearest one.
+
+    Raises:
+        ConfigError: the file does not parse, or has an unknown key (file:line, the key, the fix).
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: {e}") from None
+    tables: list[tuple[str, dict, type[BaseModel]]] = [("", data, Settings)]
+    while tables:
+        table, values, model = tables.pop()
+        for key, value in values.items():
+            field = model.model_fields.get(key)
+            if field is None:
+                known = sorted(model.model_fields)
+                near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"did you mean {near[0]!r}?" if near else f"the settings{' of [' + table + ']' if table else ''} are: {', '.join(known)}"
+                name = f"{table}.{key}" if table else key
+                raise ConfigError(f"{_where(path, table, key)}: {name!r} is not a setting; {hint}")
+            inner = field.annotation
+            if isinstance(value, dict) and isinstance(inner, type) and issubclass(inner, BaseModel):
+                tables.append((f"{table}.{key}" if table else key, value, inner))
+
+
+def describe(error: ValidationError, files: list[Path]) -> str:
+    """The first problem of ``error`` as one line: where the value came from (the environment
+    variable, or the settings file and line that set it last), the field, and what is wrong."""
+    first = error.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    field = ".".join(loc) or "settings"
+    table, key = ".".join(loc[:-1]), loc[-1] if loc else ""
+    source = None
+    if len(loc) == 1 and loc[0].upper() in os.environ:
+        source = f"the environment variable {loc[0].upper()}"
+    else:
+        for path in reversed(files):  # the last file that sets it is the one whose value counts
+            where = _where(path, table, key)
+            if where != str(path):
+                source = where
+                break
+    value = f" (got {first['input']!r})" if "input" in first and not isinstance(first["input"], dict) else ""
+    return f"{source or 'settings (.env or the environment)'}: {field}: {first['msg']}{value}"
 
 
 @cache
