@@ -52,14 +52,17 @@ def part_file(song: SongState, part: Part | str) -> bytes:
 
 
 def arrangement_file(song: SongState) -> bytes:
-    """The song as Format 1: a tempo-map track with section markers, then one track per part."""
+    """The song as Format 1: a tempo-map track with section markers, then one track per part. A
+    muted part keeps its track (named "... (muted)", so the tracks stay in order) without its notes:
+    the file plays what the song plays. Its own ``part_file`` keeps every note, to bring it back."""
     key, (bar, end) = song.progression.key.label(), _grid(song)
     markers = [
         (start * bar, _meta(0x06, ascii_text(section.name).encode("ascii")))
         for start, section in zip(song.arrangement.start_bars(), song.arrangement.sections)
     ]
     head = [_name(f"{song.intent.genre.primary} - {key}"), *_conductor(song), *markers]
-    parts = [[_name(track.name), *_program(song, track), *_note_events(song, track)] for track in song.tracks]
+    parts = [[_name(f"{track.name} (muted)"), *_program(song, track)] if track.muted
+             else [_name(track.name), *_program(song, track), *_note_events(song, track)] for track in song.tracks]
     return _smf(1, [_chunk(events, end) for events in (head, *parts)])
 
 

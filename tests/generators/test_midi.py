@@ -68,7 +68,7 @@ def default_tracks() -> list[Track]:
               clips=[clip(0, *beat), clip(1, *beat, (1680, 240, 42, 70))]),
         Track(name="Sub Bass", part="bass", group="harmony", channel=2,
               clips=[clip(1, (0, 960, 39, 90), (960, 960, 39, 80))]),
-        Track(name="Keys", part="chords", group="harmony", channel=3, muted=True,
+        Track(name="Keys", part="chords", group="harmony", channel=3,
               clips=[clip(0, *[(0, 2 * BAR, p, 64) for p in (51, 54, 58)])]),
     ]
 
@@ -98,7 +98,23 @@ def song() -> SongState:
 # --- part_file and arrangement_file ---------------------------------------------------------------
 
 
+def muted(song, part: str):
+    return song.model_copy(update={"tracks": [t.model_copy(update={"muted": t.part == part}) for t in song.tracks]})
+
+
+def test_a_muted_part_is_out_of_the_arrangement_file_and_whole_in_its_own(song):
+    """Issue 15: "mute the lead" left the lead in full-arrangement.mid. The file plays what the
+    song plays; the part's own file keeps every note (to bring it back in the DAW)."""
+    data = midi.arrangement_file(muted(song, "chords"))
+    tracks = mido.MidiFile(file=io.BytesIO(data)).tracks
+    assert [t.name for t in tracks[1:]] == ["Drums", "Sub Bass", "Keys (muted)"]
+    assert [sum(m.type == "note_on" for m in t) > 0 for t in tracks[1:]] == [True, True, False]
+    assert midi_inspect.validate(data).ok
+    assert midi.part_file(muted(song, "chords"), "chords") == midi.part_file(song, "chords")
+
+
 def test_part_file_is_format_0_and_symusic_reads_the_notes(song):
+    song = muted(song, "chords")
     for part in ("drums", "bass", "chords"):  # chords is muted, and written all the same
         data = midi.part_file(song, part)
         score = symusic.Score.from_midi(data)
