@@ -3,7 +3,7 @@
 Read it in this order. ``main`` holds the one nursery and shows every task. ``player`` is the
 playback side: it owns the engine process (which ``keeper`` starts and starts again, never giving
 up the daemon) and the ``timeline`` (what plays at every bar), and feeds the engine a commit horizon
-ahead; the transport (playing, stopped, ended; the tempo) is its truth. ``song`` holds ``LiveSong``,
+ahead; the transport (playing or stopped, and whether the song ended; the tempo) is its truth. ``song`` holds ``LiveSong``,
 the one owner of the live song: its ``SongState``, its session folder (the only writer; ``saving``
 keeps it written through a full disk) and its history; every change (regenerate, tempo, refine,
 alternatives, choose, undo) is its method. ``composer`` runs the pipeline once per new song and

@@ -22,6 +22,7 @@ from backbeat.generators.drum_maps import map_of_port
 from backbeat.generators.llm.client import LLMClient
 from backbeat.generators.routing import Answer, Command, Refine, Route, route, route_with
 from backbeat.generators.settings import Settings
+from backbeat.generators.targets import sections_of_kind
 
 from .bus import Bus
 from .composer import Composer
@@ -59,6 +60,8 @@ class Commands:
             "generate": self.generate,
             "play": self.play,
             "stop": self.stop,
+            "start": self.start,
+            "toggle": self.toggle,
             "tempo": self.tempo,
             "jump": self.jump,
             "regenerate": self.regenerate,
@@ -101,24 +104,26 @@ class Commands:
     # --- helpers ---------------------------------------------------------------------------------------
 
     def _section(self, ref: str | int) -> int:
-        """A section by index, exact name, or kind (the next section of that kind)."""
+        """A section by index, exact name, or kind — a synonym or peer kind standing in for one the
+        song lacks (chorus = hook = drop) — meaning the next section of that kind. Refusals number
+        sections from 1, as a person reads them."""
         song = self.player.song
         if song is None:
             raise ConflictError("no song is loaded")
         sections = song.arrangement.sections
+        names = ", ".join(f"{i} {s.name}" for i, s in enumerate(sections, start=1))
         if isinstance(ref, int):
-            if ref >= len(sections):
-                raise NotFoundError(f"there is no section {ref + 1}: the song has {len(sections)} (index {ref} is out of 0-{len(sections) - 1})")
+            if not 0 <= ref < len(sections):
+                raise NotFoundError(f"there is no section {ref + 1}: the song has {len(sections)} (1-{len(sections)}: {names})")
             return ref
-        wanted = ref.strip().lower()
+        wanted = " ".join(ref.lower().split())
         for i, s in enumerate(sections):
             if s.name.lower() == wanted:
                 return i
-        kinds = [i for i, s in enumerate(sections) if s.kind == wanted]
+        kinds = sections_of_kind(song, wanted)
         if kinds:
             current = self.player.transport().section_index or 0
             return next((i for i in kinds if i > current), kinds[0])
-        names = ", ".join(s.name for s in sections)
         raise NotFoundError(f"no section named {ref!r}; the song has: {names}")
 
     def _bar(self, tick: int) -> int:
@@ -148,7 +153,7 @@ class Commands:
         )
 
     async def generate(self, args: GenerateArgs) -> GenerateResult:
-        draft = self.composer.generate(args.prompt, seed=args.seed, bars=args.bars, play=args.play, gated=args.gates)
+        draft = self.composer.generate(args.prompt, seed=args.seed, bars=args.bars, play=args.play, gated=args.gates, loop=args.loop)
         return GenerateResult(session_id=draft.session_id, seed=draft.seed)
 
     async def play(self, args: PlayArgs) -> Transport:
@@ -162,6 +167,12 @@ class Commands:
     async def stop(self, _: Any) -> Done:
         self.player.stop()
         return Done()
+
+    async def start(self, _: Any) -> Transport:
+        return self.player.start()
+
+    async def toggle(self, _: Any) -> Transport:
+        return self.player.toggle()
 
     async def tempo(self, args: TempoArgs) -> AtBar:
         # no log line of its own: the ``swap`` event announces it (and a controller's nudge logs one)
@@ -241,11 +252,9 @@ class Commands:
                 song = self.player.song
                 target = min((self.player.transport().section_index or 0) + 1, len(song.arrangement.sections) - 1) if song else 0
             return await self.jump(JumpArgs(section=target))
-        if cmd.action in ("undo", "redo"):  # an undo of an undo redoes
-            history = self.live.song.history if self.live.song else []
-            if cmd.action == "redo" and (not history or history[-1].action != "revert"):
-                raise ConflictError("nothing to redo: the last change was not an undo")
-            return await self.undo(None)
+        if cmd.action in ("undo", "redo"):
+            notes, change = await self.live.undo(redo=cmd.action == "redo")
+            return UndoResult(notes=notes, at_bar=self._at(change))
         if cmd.action == "revert":
             raise UnavailableError("revert to the original is not live yet: undo step by step, or backbeat refine --session DIR --revert 0")
         return await {"stop": self.stop, "play": self.play}[cmd.action](PlayArgs() if cmd.action == "play" else None)

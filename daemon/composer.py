@@ -21,6 +21,7 @@ was changed; a stalled or failing model never silences anything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -90,12 +91,16 @@ class Composer:
         """The stage running now (None between stages)."""
         self._job: trio.CancelScope | None = None
         self.gate = Gate(bus)
+        self.on_failure: Callable[[str], None] | None = None
+        """Called with the line said when a new song could not be composed (a foreground
+        ``backbeat play PROMPT`` then ends, exit code 1, instead of waiting with nothing to play)."""
 
     @property
     def running(self) -> bool:
         return self._job is not None
 
-    def generate(self, prompt: str, *, seed: int | None, bars: int | None, play: bool, gated: bool = False) -> pipeline.Draft:
+    def generate(self, prompt: str, *, seed: int | None, bars: int | None, play: bool, gated: bool = False,
+                 loop: bool = True) -> pipeline.Draft:
         """Start composing ``prompt`` (cancelling the job running); the draft it starts from.
 
         Raises:
@@ -108,7 +113,7 @@ class Composer:
         if self._job is not None:
             self._job.cancel()
             self.bus.log("info", "the previous generate was cancelled")
-        self.live.soon(self._generate, draft, play, gated)  # the live song's background work
+        self.live.soon(self._generate, draft, play, gated, loop)  # the live song's background work
         return draft
 
     def cancel(self) -> None:
@@ -120,8 +125,8 @@ class Composer:
         self.stage = p.stage if p.status in ("start", "retry") else None
         self.bus.publish("pipeline", PipelineEvent(stage=p.stage, index=p.index, status=p.status, message=p.message, duration_ms=p.duration_ms))
 
-    async def _generate(self, draft: pipeline.Draft, play: bool, gated: bool = False) -> None:
-        composition = Composition(self, draft, play)
+    async def _generate(self, draft: pipeline.Draft, play: bool, gated: bool = False, loop: bool = True) -> None:
+        composition = Composition(self, draft, play, loop)
         with trio.CancelScope() as scope:
             self._job = scope
             try:
@@ -132,10 +137,10 @@ class Composer:
                 if composition.whole:  # the model's pass failed: what plays is whole
                     composition.warn(f"the model's version failed ({first_error(group)}); the algorithmic song stays")
                 else:
-                    self.bus.log("error", f"generate failed: {first_error(group)}")
+                    self._failed(f"generate failed: {first_error(group)}{resume_hint(composition.partial)}")
             except* Exception as group:  # a bug in composing must not stop the music or the daemon
                 log.error("generate crashed", exc_info=group)
-                self.bus.log("error", f"generate failed (internal error): {first_error(group)}")
+                self._failed(f"generate failed (internal error): {first_error(group)}{resume_hint(composition.partial)}")
             finally:
                 if self._job is scope:
                     self._job, self.stage = None, None
@@ -145,16 +150,30 @@ class Composer:
             self.live.soon(self.live.pre_generate, draft.session_id)
 
 
+    def _failed(self, line: str) -> None:
+        self.bus.log("error", line)
+        if self.on_failure is not None:
+            self.on_failure(line)
+
+
+def resume_hint(partial: Path | None) -> str:
+    """How to continue a failed run's ``.partial`` folder, when one was left with a checkpoint."""
+    if partial is None or not (partial / session.CHECKPOINT).is_file():
+        return ""
+    return f"; its folder {partial} continues with: backbeat generate --resume {partial}"
+
+
 class Composition(LiveListener):
     """One run of the pipeline for one new song, and what it has landed on the live song so far."""
 
-    def __init__(self, composer: Composer, draft: pipeline.Draft, play: bool) -> None:
+    def __init__(self, composer: Composer, draft: pipeline.Draft, play: bool, loop: bool = True) -> None:
         self.composer = composer
         self.live = composer.live
         self.bus = composer.bus
         self.draft = draft
         self.session_id = draft.session_id
         self.play = play
+        self.loop = loop
         self.partial: Path | None = None
         self.arrived: set[Part] = set()
         self.everything = trio.Event()
@@ -243,9 +262,9 @@ class Composition(LiveListener):
         while not self.arrived:
             await trio.sleep(0.005)
         player = self.live.player
-        if player.state != "playing" and self._live() is not None:
+        if self._live() is not None and (player.state != "playing" or not self.loop):
             try:
-                player.play()
+                player.play(loop=self.loop)  # playing already: the new song, placed to take over, loops as asked
             except UnavailableError as e:  # no engine just now: the song is ready for ``play``
                 self.warn(f"not playing yet: {e}")
 

@@ -95,11 +95,8 @@ class Performer:
         return f"tempo {bpm:g} BPM from bar {r.at_bar}"
 
     async def _play(self, action: Action) -> str:
-        if self.player.state == "playing":
-            await self._request("stop")
-            return "stop"
-        r = await self._request("play")
-        return f"play from {r.section}"
+        r = await self._request("toggle")  # the same toggle as ``backbeat toggle``
+        return f"play from {r.section}" if r.state == "playing" else "stop"
 
     async def _panic(self, action: Action) -> str:
         await self._request("panic")

@@ -7,8 +7,10 @@ step with the engine's (or, following an external MIDI clock, the clock's tempo)
 is supervised: if it dies, a new one is started (it panics at start-up, so nothing hangs) and
 playback resumes at the next bar.
 
-The transport is the player's: ``playing``, ``stopped``, or ``ended`` (a song played without
-looping reached its end; every note ended). With ``--follow-clock`` the external clock starts and
+The transport is the player's: ``playing`` or ``stopped``; ``ended`` says a stop was the song
+reaching its end (played with ``loop`` off; every note ended) rather than a ``stop``. The looping
+rule (docs/PROTOCOL.md): every playback loops unless the command that started it said ``loop:
+false``; a new song always starts looping. With ``--follow-clock`` the external clock starts and
 stops the engine itself and the player follows what the engine reports.
 
 All of the player's methods are synchronous and called from the daemon's trio thread, so every
@@ -66,10 +68,16 @@ class Player:
         self.engine: EngineClient | None = None
         self.timeline: Timeline | None = None
         self._next: Timeline | None = None
+        self._next_section = 0
+        """The section ``_next`` starts at."""
         self.song: SongState | None = None
-        self.state: Literal["playing", "stopped", "ended"] = "stopped"
+        self.state: Literal["playing", "stopped"] = "stopped"
+        self.ended = False
+        """The last stop was the song reaching its end (not a ``stop``)."""
         self.loop = True
         self.start_section = 0
+        self.resume_section: int | None = None
+        """Where ``start`` resumes: the section that was playing at the last ``stop`` (None: the top)."""
         self.tempo = TempoMap()
         self._started_at = 0.0
         self._stopped_at = 0.0
@@ -147,7 +155,7 @@ class Player:
             self._fresh_timeline(None)
             self._start(0 if t.link is not None else int(t.tick), engine_starts=False)
         elif t.state == "stopped" and self.state == "playing":
-            self._halt("stopped", engine_stops=False)
+            self._halt(engine_stops=False)
 
     def _resume_tick(self) -> int:
         bar = self.timeline.bar_ticks if self.timeline else PPQ * 4
@@ -206,7 +214,7 @@ class Player:
         self._send(self.timeline.commit(until))
         self._announce(playhead)
         if self._next is None and self.timeline.ended(playhead):
-            self._halt("ended")
+            self._halt(ended=True)
 
     def _send(self, commands: list[Schedule | ReplaceFrom]) -> None:
         for command in commands:
@@ -239,10 +247,14 @@ class Player:
 
     def load(self, song: SongState, *, section: int = 0) -> Change | None:
         """Make ``song`` the current song (stopped: it plays on ``play``; playing: it takes over at the
-        next section boundary beyond the horizon, and the change placed for that is returned)."""
+        next section boundary beyond the horizon, and the change placed for that is returned).
+        A new song (another ``session_id``) loops, whatever the last one did."""
+        if self.song is None or song.session_id != self.song.session_id:
+            self.loop, self.resume_section = True, None
         if self.state == "playing" and self.timeline is not None:
             at = self.timeline.next_boundary(self.timeline.committed, "section")
             self._next = Timeline(song, loop=self.loop, start_section=section, offset=at)
+            self._next_section = section
             change = self._placed(Change("song", at, song.intent.prompt[:60], ()))
             self._changes.append(change)
             return change
@@ -284,14 +296,20 @@ class Player:
             self.song = target.song
         return self._placed(change)
 
-    def play(self, *, section: int | None = None, loop: bool | None = None) -> Transport:
+    def play(self, *, section: int | None = None, loop: bool = True) -> Transport:
+        """Play the loaded song from the top (or ``section``, or the section chosen while stopped);
+        it loops unless ``loop`` is False — for this playback only. Playing already: a ``section``
+        is a jump at the next bar, and ``loop`` holds for the song placed to take over."""
         if self.timeline is None or self.song is None:
             raise ConflictError("nothing to play: generate a song or play a session folder first")
         if self.engine is None:
             raise UnavailableError(self._no_engine())
-        if loop is not None:
-            self.loop = loop
+        self.loop = loop
         if self.state == "playing":
+            if self._next is not None:
+                self._next.loop = loop
+            elif loop:  # looping can always be turned on; turning it off waits for the next playback
+                self.timeline.loop = True
             if section is not None:
                 self.jump(section, "bar")
             return self.transport()
@@ -299,6 +317,20 @@ class Player:
         self.engine.set_tempo_map(self.tempo)
         self._start(0)
         return self.transport()
+
+    def start(self) -> Transport:
+        """Resume: play from the start of the section that was playing at the last ``stop`` (from
+        the top after the song ended, or the section chosen while stopped); playing already, nothing."""
+        if self.state == "playing":
+            return self.transport()
+        return self.play(section=self.resume_section, loop=self.loop if not self.ended else True)
+
+    def toggle(self) -> Transport:
+        """``stop`` while playing, else ``start``."""
+        if self.state == "playing":
+            self.stop()
+            return self.transport()
+        return self.start()
 
     def _fresh_timeline(self, section: int | None) -> None:
         """Play the song from the start (of ``section``, else of the section chosen while stopped)."""
@@ -322,21 +354,31 @@ class Player:
         self.state = "playing"
         self._last_bar = tick // self.timeline.bar_ticks
         self._changes = []
+        self.ended = False
         self.bus.publish("transport", self.transport())
         self.wake()
 
     def stop(self) -> None:
-        self._halt("stopped")
+        self._halt()
 
-    def _halt(self, state: Literal["stopped", "ended"], *, engine_stops: bool = True) -> None:
+    def _halt(self, *, ended: bool = False, engine_stops: bool = True) -> None:
         """Stop the engine (every sounding note ended; unless it stopped itself) and say why:
-        stopped, or the song ended."""
+        a stop, or the song reached its end (``ended``). A song placed to take over is the loaded
+        song from now on: it is what ``play`` plays, and what ``status`` shows."""
         if self.engine is not None and engine_stops:
             try:
                 self.engine.stop()
             except EngineDiedError:
                 pass  # a dead engine plays nothing; its replacement panics at start-up
-        self.state = state
+        if self.state == "playing" and self.timeline is not None and not ended:
+            self.resume_section = self.timeline.position(int(self.playhead())).section
+        if ended:
+            self.resume_section = None
+        if self._next is not None:  # stopped before the new song took over: it is the song now
+            self.song, self.start_section, self.resume_section = self._next.song, self._next_section, None
+            self.timeline = Timeline(self.song, loop=self.loop, start_section=self.start_section)
+            self.tempo = TempoMap.constant(self.song.bpm)
+        self.state, self.ended = "stopped", ended
         self._next = None
         self._start_tick = 0
         self._stopped_at = self.clock()
@@ -346,7 +388,7 @@ class Player:
         if self.timeline is None:
             raise ConflictError("no song is loaded")
         if self.state != "playing":
-            self.start_section = section
+            self.start_section, self.resume_section = section, None
             self.timeline = Timeline(self.song, loop=self.loop, start_section=section)
             return Change("jump", 0, self.song.arrangement.sections[section].name, ())
         return self._placed(self.timeline.jump(section, quantize))
@@ -386,6 +428,8 @@ class Player:
         tick = int(self.playhead())
         if tl is None:
             return Transport(state="stopped", bar=1, beat=1, tick=0, section=None, section_index=None, song_bar=None, bpm=self.tempo.bpm_at(0), loop=self.loop)
+        # stopped, the tempo is the loaded song's (a live tempo change is part of it by then)
+        bpm = self.tempo.bpm_at(tick) if self.state == "playing" else self.song.bpm
         pos = tl.position(tick) if self.state == "playing" else tl.position(tl.offset)
         section = pos.section if self.state == "playing" else self.start_section
         name = tl.song.arrangement.sections[section].name if section is not None else None
@@ -393,7 +437,7 @@ class Player:
         return Transport(
             state=self.state, bar=pos.bar + 1, beat=pos.beat + 1, tick=tick, section=name,
             section_index=section, song_bar=None if song_bar is None else song_bar + 1,
-            bpm=self.tempo.bpm_at(tick), loop=self.loop,
+            bpm=bpm, loop=self.loop, ended=self.ended,
         )
 
     def muted(self) -> list[str]:

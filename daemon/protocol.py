@@ -62,6 +62,8 @@ class GenerateArgs(Wire):
     play: bool = False
     gates: bool = False
     """Pause after intent, harmony, arrangement and parts for an answer (``gate``)."""
+    loop: bool = True
+    """With ``play``: loop the new song (the default), or play it through once."""
 
 
 class GateArgs(Wire):
@@ -130,6 +132,8 @@ ARGS: dict[str, type[Wire]] = {
     "generate": GenerateArgs,
     "play": PlayArgs,
     "stop": NoArgs,
+    "start": NoArgs,
+    "toggle": NoArgs,
     "tempo": TempoArgs,
     "jump": JumpArgs,
     "regenerate": PartArgs,
@@ -191,8 +195,7 @@ class Payload(BaseModel):
 
 
 class Transport(Payload):
-    state: Literal["playing", "stopped", "ended"]
-    """``ended``: a song played without looping reached its end (``play`` starts it again)."""
+    state: Literal["playing", "stopped"]
     bar: int
     """One-based bar of the performance (counts on through loops and jumps)."""
     beat: int
@@ -202,7 +205,11 @@ class Transport(Payload):
     song_bar: int | None = None
     """One-based bar of the song playing now (where the performance is in the arrangement)."""
     bpm: float
+    """The tempo playing now; stopped, the loaded song's."""
     loop: bool = True
+    """This playback loops (docs/PROTOCOL.md, "Looping": every playback does unless started with ``loop: false``)."""
+    ended: bool = False
+    """Stopped because the song reached its end (played with ``loop: false``), not by ``stop``."""
 
 
 class Lateness(Payload):

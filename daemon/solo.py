@@ -63,7 +63,7 @@ async def _echo(events: Subscriber, ended: trio.Event) -> None:
     async for frame in events.receive:
         if frame["event"] == "log":
             say(frame["data"]["message"])
-        elif frame["data"]["state"] == "ended":
+        elif frame["data"]["ended"]:
             ended.set()
 
 

@@ -106,6 +106,15 @@ def _of_kind(song: SongState, kind: str) -> list[int]:
     return found
 
 
+def sections_of_kind(song: SongState, word: str) -> list[int]:
+    """Indices of the song's sections a kind word names ("chorus", "refrain", "the drop"), in song
+    order; a kind the song lacks is stood in for by its peers (config/refine.toml: chorus = hook =
+    drop where the song has one). Empty when nothing fits."""
+    word = re.sub(r"^the\s+", "", " ".join(word.lower().split()))
+    kind = _book().kind_of.get(word, (word, False))[0]
+    return _of_kind(song, kind)
+
+
 def sections_in(clause: str, song: SongState) -> list[SectionRef]:
     """Every section the clause names: by kind ("the chorus": the first), ordinal ("the second
     chorus", "chorus 2"), "last", every one ("every chorus", "the verses"), number ("section 3") or

@@ -70,7 +70,7 @@ def test_an_unlooped_song_ends_with_every_note_ended_and_plays_again():
     async def once(player: Player, engine: FakeEngine) -> None:
         player.play(loop=False)
         await trio.sleep(TempoMap.constant(song.bpm).seconds_at(end) + 0.2)
-        seen["after_end"] = player.transport().state
+        seen["after_end"] = (player.transport().state, player.transport().ended)
         seen["ledger"] = len(engine.scheduler.ledger)
         seen["sent"] = len(note_ons(engine))
         await trio.sleep(1.0)
@@ -79,7 +79,7 @@ def test_an_unlooped_song_ends_with_every_note_ended_and_plays_again():
         seen["again"] = player.transport().state
 
     engine = play(song, once)
-    assert seen["after_end"] == "ended" and seen["ledger"] == 0
+    assert seen["after_end"] == ("stopped", True) and seen["ledger"] == 0, "an ended song reports stopped"
     assert seen["sent"] == len(reference(song, {t.part: t for t in song.tracks}, 0, 0, end, set())) == seen["later"]
     assert seen["again"] == "playing"
     assert max(tick for _, tick, *_ in note_ons(engine)[: seen["sent"]]) < end
