@@ -34,6 +34,7 @@ realmodel: $(VENV)/.installed-realmodel
 # Composes the demo and plays it (through a running daemon, or one started in the foreground;
 # with no MIDI system it plays to the terminal monitor). Ctrl-C stops, every note ended.
 run: $(VENV)/.installed
+	@echo "backbeat: composing \"$(DEMO)\"; the next lines say where the music goes (a MIDI port, or the notes here)"
 	$(BIN)/backbeat play "$(DEMO)"
 
 test: $(VENV)/.installed-dev

@@ -1,6 +1,7 @@
 """Entry point of the ``backbeat`` console script: parse, dispatch, map errors to exit codes.
 
-Exit codes: 0 success, 1 runtime failure, 2 bad usage or input, 130 interrupted. Errors are one line
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or input, 130 interrupted, 141 the reader of
+stdout went away (``backbeat status | head``: quietly, as other Unix tools do). Errors are one line
 on stderr; ``--debug`` shows the traceback.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 
 from .commands import COMMANDS
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
 
 
 class UsageError(ValueError):
@@ -32,9 +33,10 @@ class _Version(argparse.Action):
         parser.exit(message=f"backbeat {__version__}\n")
 
 
-def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None, *, every: bool = False) -> argparse.ArgumentParser:
     """The whole command line; only the module of the command in ``argv`` is imported and adds its
-    options (the others are listed with their help, which is all ``--help`` shows of them)."""
+    options (the others are listed with their help, which is all ``--help`` shows of them). With
+    ``every``, every module adds its commands' options (what a shell completion script is made from)."""
     parser = argparse.ArgumentParser(
         prog="backbeat",
         description="One sentence in; a song out of a MIDI port and into an MPC Beats session folder.",
@@ -49,7 +51,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for name, (owner, _) in COMMANDS.items():
         first.setdefault(owner, name)
     for name, (owner, help_text) in COMMANDS.items():
-        if owner != module:
+        if owner != module and not every:
             sub.add_parser(name, help=help_text)
         elif first[owner] == name:  # the chosen command's module adds all of its commands, in place
             importlib.import_module(f".commands.{owner}", __package__).register(sub)
@@ -66,11 +68,27 @@ def one_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush finds no closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or EXIT_OK)
+        code = int(args.run(args) or EXIT_OK)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then caught below
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_PIPE
     except KeyboardInterrupt:
         print("backbeat: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

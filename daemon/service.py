@@ -342,6 +342,7 @@ class _Commands:
         self.say("run these yourself:" if self.runnable else "no user service manager is reachable from here; run these in your login session:")
         for step in self.left:
             self.say("  " + " ".join(step.argv))
+        self.say("until they have run, nothing is done: the files are in place, the service is not")
 
 
 def apply(
@@ -355,7 +356,9 @@ def apply(
         return
     commands = _Commands(say, any(isinstance(s, Run) for s in steps) and can_run())
     do: dict[type, Callable[[Step], None]] = {
-        Write: lambda s: _write(s, say), Remove: lambda s: _remove(s, say), Say: lambda s: say(s.text), Run: commands.run,
+        Write: lambda s: _write(s, say), Remove: lambda s: _remove(s, say), Run: commands.run,
+        # what a plan says after its commands reports their effect: never said when they did not run
+        Say: lambda s: None if commands.left else say(s.text),
     }
     for step in steps:
         do[type(step)](step)

@@ -57,6 +57,22 @@ def final_path(partial: Path) -> Path:
     return partial.with_name(name[1 : -len(PARTIAL_SUFFIX)])
 
 
+def check_writable(output_dir: Path) -> None:
+    """Make sure session folders can be made in ``output_dir`` (creating it), before a song is composed.
+
+    Raises:
+        SessionError: they cannot (one line: the folder, why, and the fix).
+    """
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / f".backbeat-probe-{os.getpid()}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as e:
+        raise SessionError(f"cannot write session folders in {output_dir}: {e.strerror or e} "
+                           "(set OUTPUT_DIR, output_dir in settings.toml, or --out to a folder you can write)") from e
+
+
 def begin(output_dir: Path, session_id: str) -> Path:
     """Create the hidden working folder of a new session.
 

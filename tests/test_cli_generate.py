@@ -109,6 +109,7 @@ def test_a_broken_stage_exits_1_and_leaves_only_the_resumable_partial(capsys, tm
     assert not [line for line in err if "Traceback" in line]
     (partial_dir,) = tmp_path.iterdir()
     assert partial_dir.name.startswith(".session-") and partial_dir.name.endswith(".partial")
+    assert err[-2] == f"backbeat: resume with: backbeat generate --resume {partial_dir}", "the kept folder is named, with the way on"
 
     monkeypatch.undo()
     code, out, err = generate(capsys, "--resume", str(partial_dir))

@@ -42,7 +42,8 @@ def heavy(modules: set[str]) -> list[str]:
 
 @pytest.mark.parametrize("argv", [
     ("status",), ("status", "--json"), ("stop",), ("panic",), ("shutdown",), ("jump", "chorus"), ("jump", "2", "--bar"),
-    ("tempo", "96"), ("mute", "bass"), ("regenerate", "drums"), ("--help",), ("status", "--help"), ("--version",),
+    ("tempo", "96"), ("mute", "bass"), ("regenerate", "drums"), ("start",), ("toggle",), ("say", "bass too busy"),
+    ("--help",), ("status", "--help"), ("--version",),
 ])
 def test_a_thin_client_loads_no_heavy_module(argv: tuple[str, ...], tmp_path: Path):
     code, modules = imported_by(*argv, socket=tmp_path / "none.sock")

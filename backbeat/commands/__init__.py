@@ -21,12 +21,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "daemon": ("daemon", "run the background service in the foreground"),
     "status": ("daemon", "what the daemon is playing"),
     "stop": ("daemon", "stop playback (every note ended)"),
+    "start": ("daemon", "resume playback: from the section it stopped in"),
+    "toggle": ("daemon", "stop when playing, start (resume) when stopped"),
     "panic": ("daemon", "end every note, all notes/sound off"),
     "shutdown": ("daemon", "stop playback and end the daemon"),
     "jump": ("daemon", "jump to a section at the next boundary"),
     "tempo": ("daemon", "change the tempo from the next bar"),
     "mute": ("daemon", "mute a part from the next bar"),
     "regenerate": ("daemon", "write a new version of a part; it lands at the next section"),
+    "say": ("daemon", 'say it in words, as typed in the TUI: "bass too busy", "go to the chorus", "what key is this in?"'),
     "tui": ("tui", "the terminal UI of a running daemon (or --web: in a browser)"),
     "ports": ("ports", "list MIDI outputs and inputs for each usable MIDI system"),
     "doctor": ("doctor", "check this machine: Python, MIDI systems and ports, daemon, config, output, model server"),
@@ -34,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "midi": ("midi", "hex to .mid, merge, split and validate MIDI files"),
     "drum-map": ("drum_map", "show a session's drum map, or rewrite its drum files for another kit"),
     "bench": ("bench", "benchmarks: pipeline speed, engine timing, the live daemon, the command line"),
+    "completion": ("completion", "print a shell completion script: backbeat completion bash|zsh|fish"),
 }
 """command -> (module of this package that registers it, one-line help), in help order."""
 

@@ -1,5 +1,5 @@
 """``backbeat daemon`` (the service, in the foreground) and its thin clients: ``status``, ``stop``,
-``jump``, ``tempo``, ``mute``, ``regenerate``, ``panic``, ``shutdown``."""
+``start``, ``toggle``, ``jump``, ``tempo``, ``mute``, ``regenerate``, ``say``, ``panic``, ``shutdown``."""
 
 from __future__ import annotations
 
@@ -32,25 +32,40 @@ def daemon_options(args: argparse.Namespace, **extra: Any):
         import dataclasses
 
         engine = dataclasses.replace(engine, midi_api="record", record_path=str(args.record))
+    socket = args.socket or default_socket()
     return DaemonOptions(
-        socket=args.socket or default_socket(),
+        socket=socket,
         engine=engine,
         settings=settings().model_copy(update={
             "drum_map": drum_map, "playback": settings().playback.model_copy(update={"drum_maps": per_port})}),
-        memory=Memory(),
+        memory=Memory(socket=socket),
         controller=getattr(args, "controller", None),
         **extra,
     )
 
 
 def run_daemon(options) -> int:
+    """Run the daemon in the foreground; 1 when it was started for a song that could not be composed."""
     import trio
 
     from backbeat.daemon import main
 
-    trio.run(main.run, options)
+    try:
+        failure = trio.run(main.run, options)
+    except BaseExceptionGroup as group:  # trio's nursery wraps a task's error: show that error itself
+        leaves = _leaves(group)
+        if len(leaves) == 1 and isinstance(leaves[0], Exception):
+            raise leaves[0] from group
+        raise
+    if failure is not None:
+        print("backbeat: daemon stopped: the song could not be composed (the line above says why)", file=sys.stderr)
+        return 1
     print("backbeat: daemon stopped (every note ended)", file=sys.stderr)
     return 0
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    return [leaf for e in group.exceptions for leaf in (_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])]
 
 
 def _daemon(args: argparse.Namespace) -> int:
@@ -72,8 +87,7 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2))
         return 0
     t, s, e = status["transport"], status["session"], status["engine"]
-    where = f"bar {t['bar']}.{t['beat']}" + (f" in {t['section']}" if t["section"] else "")
-    print(f"{t['state']}  {where}  {t['bpm']:g} BPM{'  (loop)' if t['loop'] else ''}")
+    print(_transport_line(t))
     if s:
         print(f"song     {s['prompt']}  ·  {s['key']}  ·  {sum(x['bars'] for x in s['sections'])} bars")
         print(f"session  {s['path'] or '(being written)'}")
@@ -109,6 +123,21 @@ def _simple(cmd: str):
     return run
 
 
+def _transport_line(t: dict[str, Any]) -> str:
+    """The transport as one line: state, where, tempo, and how it plays (looping, once, ended)."""
+    where = f"bar {t['bar']}.{t['beat']}" + (f" in {t['section']}" if t["section"] else "")
+    how = "  (ended)" if t.get("ended") else ("  (loop)" if t["loop"] else "  (once)")
+    return f"{t['state']}  {where}  {t['bpm']:g} BPM{how}"
+
+
+def _start(cmd: str):
+    def run(args: argparse.Namespace) -> int:
+        print(_transport_line(_call(args, cmd)))
+        return 0
+
+    return run
+
+
 def _jump(args: argparse.Namespace) -> int:
     section: str | int = args.section
     if args.section.isdigit():  # numbered from 1, as the TUI and notes/arrangement-map.md number them
@@ -138,6 +167,39 @@ def _regenerate(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_UNCHANGED = 2
+"""``say`` that was not understood (a question back): nothing changed, as ``refine`` exits."""
+
+
+def _say(args: argparse.Namespace) -> int:
+    r = _call(args, "say", text=" ".join(args.text))
+    if args.json:
+        import json
+
+        print(json.dumps(r, indent=2))
+        return EXIT_UNCHANGED if "question" in r else 0
+    for line in [*r.get("corrections", []), *r.get("read", [])]:
+        print(line)
+    if r["kind"] == "answer":
+        print(r["answer"])
+    elif r["kind"] == "generate":
+        print(f"composing a new song: {r['session_id']} (seed {r['seed']})")
+    elif r["kind"] == "command":
+        result = r.get("result") or {}
+        where = f" at bar {result['at_bar']}" if result.get("at_bar") else ""
+        print(f"{r['command']}{where}")
+    elif "question" in r:
+        print(f"? {r['question']}")
+        print("(nothing changed)")
+        return EXIT_UNCHANGED
+    else:
+        for note in r.get("notes", []):
+            print(note)
+        if r.get("at_bar"):
+            print(f"from bar {r['at_bar']}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     d = add_command(sub, "daemon")
     add_socket_argument(d)
@@ -155,6 +217,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         p = add_command(sub, name)
         add_socket_argument(p)
         p.set_defaults(run=_simple(name))
+
+    for name in ("start", "toggle"):
+        p = add_command(sub, name)
+        add_socket_argument(p)
+        p.set_defaults(run=_start(name))
 
     j = add_command(sub, "jump")
     add_socket_argument(j)
@@ -177,3 +244,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_socket_argument(r)
     r.add_argument("part", choices=PARTS)
     r.set_defaults(run=_regenerate)
+
+    y = add_command(sub, "say")
+    add_socket_argument(y)
+    y.add_argument("text", nargs="+", help="a change, a command, a question, or a new song's description")
+    y.add_argument("--json", action="store_true", help="the daemon's reply as JSON")
+    y.set_defaults(run=_say)

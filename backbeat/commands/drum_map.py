@@ -12,11 +12,12 @@ from pathlib import Path
 
 from ..cli import EXIT_OK
 from . import add_command
+from .options import user_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_command(sub, "drum-map")
-    parser.add_argument("session", type=Path, metavar="SESSION_DIR")
+    parser.add_argument("session", type=user_path, metavar="SESSION_DIR")
     parser.add_argument("name", nargs="?", help="gm, mpc-legacy (MPC factory kits), mpc-chromatic (MPC 2.11+ programs), or your own")
     parser.set_defaults(run=run)
 

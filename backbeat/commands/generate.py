@@ -14,11 +14,12 @@ from pathlib import Path
 import trio
 
 from backbeat.generators import gates, pipeline
-from backbeat.generators.errors import BadRequestError
+from backbeat.generators.errors import BadRequestError, GeneratorError
 from backbeat.generators.llm.stages import backend_for
 from backbeat.generators.settings import settings
 
 from . import add_command
+from .options import user_path
 
 _MARK = {"start": "→", "done": "✓", "retry": "↻", "failed": "✗"}
 
@@ -31,12 +32,12 @@ def print_progress(p: pipeline.Progress) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_command(sub, "generate")
     parser.add_argument("prompt", nargs="?", help='e.g. "Frank Ocean meets Burial, late-night vibes"')
-    parser.add_argument("--out", type=Path, help="folder for session folders (default: OUTPUT_DIR)")
+    parser.add_argument("--out", type=user_path, help="folder for session folders (default: OUTPUT_DIR)")
     parser.add_argument("--seed", type=int, help="same seed, same song (default: random, recorded in the session)")
     parser.add_argument("--bars", type=int, help="total length in bars (1-1024)")
     parser.add_argument("--offline", action="store_true", help="use the algorithmic generators even when an LLM is configured")
     parser.add_argument("--no-cache", action="store_true", help="ask the language model again instead of reusing cached answers")
-    parser.add_argument("--resume", type=Path, metavar="DIR", help="continue an interrupted run from its .partial folder")
+    parser.add_argument("--resume", type=user_path, metavar="DIR", help="continue an interrupted run from its .partial folder")
     parser.add_argument("--drum-map", metavar="NAME", help="write drums.mid for a kit: gm, mpc-legacy (MPC factory kits), mpc-chromatic (default: settings)")
     parser.add_argument("--ask", action="store_true", help="after intent, harmony, arrangement and parts, ask: keep, alternative, edit or quit")
     parser.set_defaults(run=run)
@@ -96,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
         partial = folder or pipeline.session.partial_path(Path(out), draft.session_id)
         print(f"backbeat: {stop}; resume with: backbeat generate --resume {partial}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, GeneratorError):  # a run that broke mid-way: its folder is named, with the way on
         partial = folder or pipeline.session.partial_path(Path(out), draft.session_id)
-        if partial.exists():
+        if (partial / pipeline.session.CHECKPOINT).is_file():
             print(f"backbeat: resume with: backbeat generate --resume {partial}", file=sys.stderr)
         raise
     print(path)

@@ -16,6 +16,7 @@ from backbeat.generators.files import MIDI_FILE_LIMIT, atomic_write, read_limite
 
 from ..cli import EXIT_OK, EXIT_USAGE
 from . import add_command
+from .options import user_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,21 +28,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     hex2mid = actions.add_parser("hex2mid", help="write a .mid from a hex string")
     hex2mid.add_argument("hexfile", help="text file with the hex digits, or - for stdin")
-    hex2mid.add_argument("out", type=Path, help="the .mid to write")
+    hex2mid.add_argument("out", type=user_path, help="the .mid to write")
     hex2mid.set_defaults(run=run_hex2mid)
 
     merge = actions.add_parser("merge", help="merge part files into one Format 1 file")
-    merge.add_argument("out", type=Path, help="the .mid to write")
-    merge.add_argument("inputs", type=Path, nargs="+", metavar="IN.mid")
+    merge.add_argument("out", type=user_path, help="the .mid to write")
+    merge.add_argument("inputs", type=user_path, nargs="+", metavar="IN.mid")
     merge.set_defaults(run=run_merge)
 
     split = actions.add_parser("split", help="split a Format 1 file into one file per track")
-    split.add_argument("input", type=Path, metavar="IN.mid")
-    split.add_argument("outdir", type=Path, help="folder for the part files (created if missing)")
+    split.add_argument("input", type=user_path, metavar="IN.mid")
+    split.add_argument("outdir", type=user_path, help="folder for the part files (created if missing)")
     split.set_defaults(run=run_split)
 
     validate = actions.add_parser("validate", help="check note pairing; exit 2 if any file is bad")
-    validate.add_argument("files", type=Path, nargs="+", metavar="FILE.mid")
+    validate.add_argument("files", type=user_path, nargs="+", metavar="FILE.mid")
     validate.add_argument("--drums", action="store_true", help="every note must be on channel 10")
     validate.set_defaults(run=run_validate)
 

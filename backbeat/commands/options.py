@@ -17,6 +17,11 @@ PARTS = ("drums", "bass", "chords", "lead")
 composer to parse its arguments; tests/test_imports.py checks it is ``generators.model.PARTS``."""
 
 
+def user_path(text: str) -> Path:
+    """A path as a person types it: ``~`` is their home, as in a shell (argparse's ``type``)."""
+    return Path(text).expanduser()
+
+
 def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
     """The port options shared by every command that plays (``play``, and the daemon's)."""
     parser.add_argument("--midi-api", choices=API_CHOICES, default=None, help="MIDI system (default: settings, auto)")
@@ -56,7 +61,7 @@ def drum_maps_of(args: argparse.Namespace, fallback: str | None = None) -> tuple
 
 
 def add_socket_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--socket", type=Path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
+    parser.add_argument("--socket", type=user_path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
 
 
 def engine_config(args: argparse.Namespace, tempo: TempoMap, meter: Meter, *, drum_map: str | None = None) -> EngineConfig:

@@ -16,12 +16,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--midi-api", choices=("auto", "alsa", "jack", "coremidi", "winmm"), default="auto",
         help="only this MIDI system (default: every one this platform has)",
     )
+    parser.add_argument("--json", action="store_true", help="every MIDI system, usable or not, with its ports, as JSON")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     names = platform_apis() if args.midi_api == "auto" else (args.midi_api,)
     statuses = [probe(name) for name in names]
+    if args.json:
+        import json
+
+        listed = {s.name: list_ports(s.name) if s.usable else ([], []) for s in statuses}
+        print(json.dumps({"apis": [
+            {"api": s.name, "name": DISPLAY[s.name], "usable": s.usable, "detail": s.detail,
+             "outputs": listed[s.name][0], "inputs": listed[s.name][1]} for s in statuses
+        ]}, indent=2))
+        return 0 if any(s.usable for s in statuses) else 1
     if not any(s.usable for s in statuses):
         choose_api(args.midi_api)  # raises the one-line NoMidiApiError with the reasons and fixes
         raise NoMidiApiError("no MIDI API is usable")  # pragma: no cover (choose_api raised)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import add_command
+from .options import user_path
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -42,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_command(sub, "tui")
-    parser.add_argument("--socket", type=Path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
+    parser.add_argument("--socket", type=user_path, help="daemon socket (default: BACKBEAT_SOCKET or the user runtime dir)")
     parser.add_argument("--web", action="store_true", help="serve the TUI in a browser (textual-serve)")
     parser.add_argument("--host", help="with --web: address to listen on (default: localhost)")
     parser.add_argument("--port", type=int, help="with --web: port to listen on (default: 8000)")

@@ -170,6 +170,8 @@ def test_without_a_reachable_service_manager_the_commands_are_printed(home, caps
     assert "no user service manager is reachable from here; run these in your login session:" in out
     assert "  systemctl --user daemon-reload\n  systemctl --user enable --now backbeat\n" in out
     assert (home / ".config" / "systemd" / "user" / "backbeat.service").is_file()
+    assert "runs at login from now on" not in out, "no success is reported for what did not happen (issue 15)"
+    assert out.rstrip().endswith("until they have run, nothing is done: the files are in place, the service is not")
 
 
 def test_a_failing_systemctl_is_reported_and_never_fails_the_install(home, capsys, monkeypatch):
