@@ -72,16 +72,24 @@ def test_a_prompt_with_a_slash_is_still_a_prompt():
     assert session_path("drum & bass") is False
 
 
-def test_a_second_daemon_says_who_runs_on_the_socket_in_one_line(tmp_path):
-    sock = tmp_path / "d.sock"
-    env = {**os.environ, "BACKBEAT_SOCKET": str(sock), "XDG_STATE_HOME": str(tmp_path / "state")}
-    first = subprocess.Popen([sys.executable, "-m", "backbeat", "daemon", "--midi-api", "null"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory):
+    """``backbeat daemon`` in a subprocess, and the first line it printed (its ready line)."""
+    tmp = tmp_path_factory.mktemp("daemon")
+    sock = tmp / "d.sock"
+    env = {**os.environ, "BACKBEAT_SOCKET": str(sock), "XDG_STATE_HOME": str(tmp / "state")}
+    proc = subprocess.Popen([sys.executable, "-m", "backbeat", "daemon", "--midi-api", "null"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_until_ready(sock, first)
-        second = backbeat("daemon", "--midi-api", "null", env={"BACKBEAT_SOCKET": str(sock)})
+        assert wait_until_ready(sock, proc)
+        yield proc, sock, proc.stderr.readline().rstrip("\n")
     finally:
-        end_process(first)
+        end_process(proc)
+
+
+def test_a_second_daemon_says_who_runs_on_the_socket_in_one_line(running):
+    first, sock, _ = running
+    second = backbeat("daemon", "--midi-api", "null", env={"BACKBEAT_SOCKET": str(sock)})
     assert second.returncode == 1
     assert second.stderr.splitlines() == [
         f"backbeat: error: a backbeat daemon is already running on {sock} (pid {first.pid}); "
@@ -192,19 +200,14 @@ def test_a_song_that_cannot_be_composed_ends_the_foreground_daemon(tmp_path, mon
     assert failure is not None and failure.startswith("generate failed: ") and "the arranger is broken" in failure
 
 
-def test_status_into_a_closed_pipe_is_quiet(tmp_path):
-    from tests.daemon.conftest import start_daemon_process
-
-    d = start_daemon_process(tmp_path)
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "backbeat", "status"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env={**os.environ, "BACKBEAT_SOCKET": str(d.socket)})
-        proc.stdout.close()  # the reader is gone before a line is written, as `| head -0` leaves it
-        err = proc.stderr.read().decode()
-        assert proc.wait(30) == 141
-        assert err == "", "no Broken pipe error, no traceback"
-    finally:
-        end_process(d.proc)
+def test_status_into_a_closed_pipe_is_quiet(running):
+    _, sock, _ = running
+    proc = subprocess.Popen([sys.executable, "-m", "backbeat", "status"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "BACKBEAT_SOCKET": str(sock)})
+    proc.stdout.close()  # the reader is gone before a line is written, as `| head -0` leaves it
+    err = proc.stderr.read().decode()
+    assert proc.wait(30) == 141
+    assert err == "", "no Broken pipe error, no traceback"
 
 
 # --- say what is happening ------------------------------------------------------------------------------
@@ -223,16 +226,8 @@ def test_last_session_memory_is_per_socket_and_absolute(tmp_path, monkeypatch):
     assert Memory(state, socket=tmp_path / "c.sock").last_session() is None
 
 
-def test_the_ready_line_says_socket_midi_ports_clock_and_session(tmp_path):
-    sock = tmp_path / "d.sock"
-    env = {**os.environ, "BACKBEAT_SOCKET": str(sock), "XDG_STATE_HOME": str(tmp_path / "state")}
-    proc = subprocess.Popen([sys.executable, "-m", "backbeat", "daemon", "--midi-api", "null"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_until_ready(sock, proc)
-        ready = proc.stderr.readline().rstrip("\n")
-    finally:
-        end_process(proc)
+def test_the_ready_line_says_socket_midi_ports_clock_and_session(running):
+    _, sock, ready = running
     assert ready == (f"backbeat: daemon ready on {sock}; engine on null (null sink (notes)); "
                      "clock: its own (no Link, no MIDI clock); no session loaded")
 
