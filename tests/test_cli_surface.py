@@ -53,11 +53,17 @@ def backbeat(*argv: str, env: dict[str, str] | None = None, **kwargs) -> subproc
 
 @pytest.mark.parametrize("target", ["sessions/nope", "./nope", "~/no-such-session-here"])
 def test_a_session_path_that_does_not_exist_is_an_error_never_a_prompt(capsys, tmp_path, monkeypatch, target):
+    from backbeat.commands import play
+
+    def composed(args):  # what `play` did before: a song about the path, and a session folder
+        raise AssertionError(f"{target!r} was composed as a prompt")
+
+    monkeypatch.setattr(play, "_play_prompt", composed)
+    monkeypatch.setenv("BACKBEAT_SOCKET", str(tmp_path / "none.sock"))
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(capsys, "play", target)
     assert code == 2 and out == ""
     assert err.startswith("backbeat: error: no session folder at ") and err.count("\n") == 1
-    assert not (Path(os.environ["OUTPUT_DIR"]) / ".").exists() or not any(Path(os.environ["OUTPUT_DIR"]).glob("*nope*"))
 
 
 def test_a_folder_that_is_not_a_session_is_refused(capsys, tmp_path):
