@@ -252,8 +252,10 @@ class Commands:
                 song = self.player.song
                 target = min((self.player.transport().section_index or 0) + 1, len(song.arrangement.sections) - 1) if song else 0
             return await self.jump(JumpArgs(section=target))
-        if cmd.action in ("undo", "redo"):
-            notes, change = await self.live.undo(redo=cmd.action == "redo")
+        if cmd.action == "undo":
+            return await self.undo(None)
+        if cmd.action == "redo":
+            notes, change = await self.live.undo(redo=True)
             return UndoResult(notes=notes, at_bar=self._at(change))
         if cmd.action == "revert":
             raise UnavailableError("revert to the original is not live yet: undo step by step, or backbeat refine --session DIR --revert 0")
