@@ -378,6 +378,7 @@ class Player:
             self.song, self.start_section, self.resume_section = self._next.song, self._next_section, None
             self.timeline = Timeline(self.song, loop=self.loop, start_section=self.start_section)
             self.tempo = TempoMap.constant(self.song.bpm)
+            self.on_song()
         self.state, self.ended = "stopped", ended
         self._next = None
         self._start_tick = 0

@@ -14,6 +14,7 @@ async def composed(c, *, prompt: str = FAST, bars: int = 2, **args) -> dict:
     """Compose ``prompt`` and wait until it plays (events subscribed)."""
     await c.ok("generate", prompt=prompt, seed=3, bars=bars, play=True, **args)
     await c.wait_event("transport", lambda d: d["state"] == "playing", timeout=10)
+    c.events.clear()  # what was said before it played (a new song's state, stopped) is not what comes next
     return await c.ok("status")
 
 
