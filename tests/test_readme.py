@@ -78,10 +78,10 @@ def _wait_for_song(socket: Path, prompt: str) -> None:
     while time.monotonic() < end:
         with DaemonClient(socket) as client:
             status = client.request("status")
-        if (session := status["session"]) and session["prompt"] == prompt and session["path"]:
+        if (session := status["session"]) and session["prompt"] == prompt and not status["pipeline"]["running"]:
             return
         time.sleep(0.1)
-    raise AssertionError(f"the daemon never had the song {prompt!r}: {status['session']} {status['pipeline']}")
+    raise AssertionError(f"the daemon never had the song {prompt!r}: {status['session']} {status['pipeline']} {status['save_error']}")
 
 
 def run_line(line: str, capsys) -> tuple[int, str]:

@@ -119,7 +119,7 @@ frames_strategy = st.one_of(
         lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
         max_leaves=12)),
     st.builds(lambda cmd, args, rid: encode({"type": "request", "id": rid, "cmd": cmd, "args": args}),
-              st.sampled_from([c for c in ARGS if c not in ("shutdown", "generate", "play", "stop", "regenerate")] + ["nope"]),
+              st.sampled_from([c for c in ARGS if c not in ("shutdown", "generate", "play", "stop", "toggle", "regenerate")] + ["nope"]),
               st.dictionaries(st.sampled_from(["bpm", "section", "quantize", "track", "on", "part", "topics", "x"]),
                               st.none() | st.integers(-5, 500) | st.text(max_size=10) | st.booleans(), max_size=3),
               st.integers(-2, 2**40)),
