@@ -248,19 +248,29 @@ def revert(folder: Path, entry: int) -> Revision:
     count = len(song.history)
     if not 0 <= entry < count:
         raise BadRequestError(f"the history has {count} entries: revert to 0-{count - 1} (0: as generated)")
+    target = song_after(folder, song, entry).model_copy(update={"history": song.history, "alternatives": song.alternatives})
+    new, files = commit(folder, song, target, "revert", f"revert to entry {entry}", ["song"])
+    return Revision(new, (f"back to the song as it was after entry {entry}",), tuple(files), structure=True)
+
+
+def song_after(folder: Path, song: SongState, entry: int) -> SongState:
+    """The song as it was right after history entry ``entry`` (0: as first generated): ``song`` with
+    what each later entry replaced put back, latest first.
+
+    Raises:
+        BadRequestError: an entry on the way kept nothing (beyond ``undo_depth``), or the rebuilt
+            song does not validate.
+    """
     data = song.model_dump(mode="json")
-    for index in range(count - 1, entry - 1, -1):  # each entry after `entry` put back, latest first
+    for index in range(len(song.history) - 1, entry - 1, -1):
         later = song.history[index]
         if later.snapshot is None:
             raise BadRequestError(f"entry {index + 1} ({later.action}) kept nothing to go back with: only the last changes can be undone (undo_depth)")
         data = step_back(folder, data, later.snapshot)
     try:
-        old = SongState.model_validate(data)
+        return SongState.model_validate(data)
     except ValidationError as e:
         raise BadRequestError(f"the history cannot rebuild the song of entry {entry}: {e.errors()[0]['msg']}") from e
-    target = old.model_copy(update={"history": song.history, "alternatives": song.alternatives})
-    new, files = commit(folder, song, target, "revert", f"revert to entry {entry}", ["song"])
-    return Revision(new, (f"back to the song as it was after entry {entry}",), tuple(files), structure=True)
 
 
 def undo_stacks(song: SongState) -> tuple[list[int], list[int]]:
@@ -284,13 +294,10 @@ def undo_stacks(song: SongState) -> tuple[list[int], list[int]]:
     return done, undone
 
 
-def _step(folder: Path, song: SongState, action: str, entry: int, snapshot_of: int) -> Revision:
-    """Put back the song kept as entry ``snapshot_of``'s snapshot (1-based), recorded as the
-    ``action`` ("undo" or "redo") of entry ``entry``."""
-    kept = song.history[snapshot_of - 1].snapshot
-    if kept is None:
-        raise BadRequestError(f"entry {snapshot_of} ({song.history[snapshot_of - 1].action}) kept no snapshot to go back to")
-    old = _restore(folder, kept)
+def _step(folder: Path, song: SongState, action: str, entry: int, after: int) -> Revision:
+    """Put back the song as it was right after entry ``after`` (1-based; 0: as generated), recorded
+    as the ``action`` ("undo" or "redo") of entry ``entry``."""
+    old = song_after(folder, song, after)
     target = old.model_copy(update={"history": song.history, "alternatives": song.alternatives})
     done = song.history[entry - 1]
     new, files = commit(folder, song, target, action, f"{action} entry {entry} ({done.action} {done.request})", ["song"])
@@ -305,7 +312,7 @@ def undo(folder: Path) -> Revision:
     if not done:
         raise BadRequestError("nothing to undo")
     entry = done[-1]
-    return _step(folder, song, "undo", entry, entry)  # an entry's snapshot is the song before it
+    return _step(folder, song, "undo", entry, entry - 1)  # the song before it
 
 
 def redo(folder: Path) -> Revision:
@@ -315,7 +322,7 @@ def redo(folder: Path) -> Revision:
     if not undone:
         raise BadRequestError("nothing to redo: no change has been undone since the last change")
     entry = undone[-1]
-    return _step(folder, song, "redo", entry, entry + 1)  # the next entry's snapshot is the song after it
+    return _step(folder, song, "redo", entry, entry)  # the song right after it
 
 
 HISTORY_COMMANDS: dict[str, Callable[[Path], Revision]] = {"undo": undo, "redo": redo, "revert": lambda folder: revert(folder, 0)}
