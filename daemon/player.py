@@ -88,9 +88,9 @@ class Player:
         """Changes the player itself places (a new song, a tempo change); the timeline keeps the rest."""
         self._wake = trio.Event()
         self.closing = False
+        """Set when the daemon shuts down: an engine that exits then is not restarted."""
         self.on_song: Callable[[], None] = lambda: None
         """Called when the song the player performs is replaced by the one placed at a boundary."""
-        """Set when the daemon shuts down: an engine that exits then is not restarted."""
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
