@@ -21,20 +21,17 @@ from backbeat.generators import pipeline
 from backbeat.generators.errors import ConfigError
 from backbeat.generators.settings import Settings
 
+from tests.generators.songs import fresh_copy, session_folder
+
 
 @pytest.fixture(scope="module")
-def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sessions")
-    return trio.run(lambda: pipeline.run(pipeline.new_draft("pop song, uplifting", seed=5, bars=8), out))
+def composed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return session_folder(tmp_path_factory.mktemp("sessions"), "pop song, uplifting", seed=5, bars=8)
 
 
 @pytest.fixture
-def folder(session_folder: Path, tmp_path: Path) -> Path:
-    import shutil
-
-    copy = tmp_path / session_folder.name
-    shutil.copytree(session_folder, copy)
-    return copy
+def folder(composed: Path, tmp_path: Path) -> Path:
+    return fresh_copy(composed, tmp_path)
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

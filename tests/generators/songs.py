@@ -6,8 +6,11 @@ different sides, so they come from one cache. Songs are frozen pydantic values, 
 
 from __future__ import annotations
 
+import shutil
 from functools import cache
 from pathlib import Path
+
+import trio
 
 from backbeat.generators import pipeline
 from backbeat.generators.model import SongState
@@ -23,6 +26,18 @@ NEO_SOUL = "Neo soul, Eb minor, 90 BPM, 4 tracks, 32 bars"
 @cache
 def song(prompt: str, seed: int, bars: int | None = None) -> SongState:
     return pipeline.compose_sync(prompt, seed=seed, bars=bars)
+
+
+def session_folder(out: Path, prompt: str, seed: int, bars: int) -> Path:
+    """The session folder the pipeline writes into ``out`` for ``prompt``."""
+    return trio.run(lambda: pipeline.run(pipeline.new_draft(prompt, seed=seed, bars=bars), out))
+
+
+def fresh_copy(original: Path, tmp_path: Path) -> Path:
+    """A copy of session folder ``original`` in ``tmp_path``, for one test to change."""
+    copy = tmp_path / original.name
+    shutil.copytree(original, copy)
+    return copy
 
 
 def example_prompts() -> list[str]:

@@ -6,30 +6,27 @@ that killed writes left behind are gone at the next change."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-import trio
 
-from backbeat.generators import pipeline, revisions, session
+from backbeat.generators import revisions, session
 from backbeat.generators.errors import BadRequestError, FileTooLargeError
 from backbeat.generators.model import SongState
+
+from .songs import fresh_copy, session_folder
 
 REQUESTS = ("bass busier", "drums simpler", "bass simpler", "drums busier", "lead busier", "lead simpler", "chords busier", "chords simpler")
 
 
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sessions")
-    return trio.run(lambda: pipeline.run(pipeline.new_draft("deep house in A minor", seed=11, bars=64), out))
+    return session_folder(tmp_path_factory.mktemp("sessions"), "deep house in A minor", seed=11, bars=64)
 
 
 @pytest.fixture
 def folder(original: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / original.name
-    shutil.copytree(original, copy)
-    return copy
+    return fresh_copy(original, tmp_path)
 
 
 def files(folder: Path) -> dict[str, bytes]:

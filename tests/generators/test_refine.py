@@ -4,12 +4,10 @@ uses them: what changes, what stays byte-identical, history, undo, alternatives 
 from __future__ import annotations
 
 import itertools
-import shutil
 from pathlib import Path
 
 import pytest
 import symusic
-import trio
 
 from backbeat.engine.time import ms_per_note
 from backbeat.generators import midi, midi_inspect, pipeline, revisions, session
@@ -20,20 +18,19 @@ from backbeat.generators.requests import Change, Question, parse
 from backbeat.generators.sound import note_fraction
 from backbeat.generators.validation import problems, scale_share
 
+from .songs import fresh_copy, session_folder
+
 PROMPT = "pop song, uplifting"
 
 
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sessions")
-    return trio.run(lambda: pipeline.run(pipeline.new_draft(PROMPT, seed=5, bars=32), out))
+    return session_folder(tmp_path_factory.mktemp("sessions"), PROMPT, seed=5, bars=32)
 
 
 @pytest.fixture
 def folder(original: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / original.name
-    shutil.copytree(original, copy)
-    return copy
+    return fresh_copy(original, tmp_path)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
