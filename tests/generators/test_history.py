@@ -49,7 +49,7 @@ def changed_parts_bytes(before: SongState, after: SongState) -> int:
     return sum(len(t.model_dump_json()) for t in after.tracks if old.get(t.part) != t)
 
 
-def test_100_refinements_grow_the_folder_by_what_they_changed_and_100_steps_back_are_exact(folder: Path):
+def test_100_refinements_grow_the_folder_by_what_they_changed_and_100_undos_are_exact(folder: Path):
     # The refinements' parts are worked out once per request (regenerating a part is not what
     # is tested here, and is most of a refinement's time); each of the 100 commits puts the parts
     # one of them reached into the song as it is then, as a refinement does.
@@ -76,10 +76,10 @@ def test_100_refinements_grow_the_folder_by_what_they_changed_and_100_steps_back
     assert growth < 10 * changed
 
     first = min(after_entry)
-    for entry in range(first + 99, first - 1, -1):  # one step back each time, 100 times
-        revisions.revert(folder, entry)
+    for entry in range(first + 99, first - 1, -1):  # 100 undos, each one step further back
+        revisions.undo(folder)
         assert files(folder) == after_entry[entry], f"not as after entry {entry}"
-    assert files(folder) == after_entry[first]
+    assert files(folder) == after_entry[first], "100 undos return the original bytes"
 
 
 def test_refinements_of_the_folder_keep_only_what_they_replaced(folder: Path):
