@@ -3,7 +3,7 @@
 ``compose_live`` runs the pipeline once for a song that is played while it is being written
 (DESIGN.md §3, "Speculation"). The algorithmic stages take milliseconds, so its ``LiveListener``
 hears the plan, each part and the finished song before the first bar is over. With a language
-model's ``backend`` the same run goes on:
+model (``model``, opened once the algorithmic song is whole) the same run goes on:
 
 1. the model's intent, harmony and arrangement. The listener is offered the model's plan
    (``model_plan``): if it plays differently from the run's own song (tempo, key, chords or
@@ -78,22 +78,20 @@ async def compose_live(
     *,
     attempts: int = 3,
     checkpoint: Callable[[Draft], None] | None = None,
-    backend: Backend | None = None,
     model: Callable[[], AbstractAsyncContextManager[Backend | None]] | None = None,
 ) -> Draft:
-    """The song of ``draft``, every stage reported to ``listener`` as it lands; with ``backend``,
+    """The song of ``draft``, every stage reported to ``listener`` as it lands; with a ``model``,
     then the model's version of it (see the module docstring). Returns the last version made.
 
-    ``model`` opens the backend only once the algorithmic song is whole (the daemon's way): a model
-    client costs a TLS context, 0.2 s measured under load, that must not come before the first note.
+    ``model`` opens the language model's backend (None: none is configured), and is opened only once
+    the algorithmic song is whole: a model client costs a TLS context, 0.2 s measured under load,
+    that must not come before the first note.
     """
     song = await compose_async(draft, attempts=attempts, on_progress=listener.progress, checkpoint=checkpoint, listener=listener)
-    if model is not None:
-        async with model() as opened:
-            return song if opened is None else await _model_pass(song, listener, opened, attempts)
-    if backend is None:
+    if model is None:
         return song
-    return await _model_pass(song, listener, backend, attempts)
+    async with model() as backend:
+        return song if backend is None else await _model_pass(song, listener, backend, attempts)
 
 
 async def _model_pass(song: Draft, listener: LiveListener, backend: Backend, attempts: int) -> Draft:

@@ -3,6 +3,8 @@ model's backend as the same run (``generators.live.compose_live``)."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 import trio
 
@@ -112,7 +114,8 @@ def _backend(listener: Recorder, *, other_plan: bool):
 
 def _live(listener: Recorder, *, other_plan: bool, backend: bool = True) -> pipeline.Draft:
     draft = pipeline.new_draft("deep house in A minor", seed=5, bars=16)
-    return trio.run(lambda: compose_live(draft, listener, backend=_backend(listener, other_plan=other_plan) if backend else None))
+    model = (lambda: nullcontext(_backend(listener, other_plan=other_plan))) if backend else None
+    return trio.run(lambda: compose_live(draft, listener, model=model))
 
 
 def test_without_a_backend_the_live_run_is_the_algorithmic_song():
@@ -171,10 +174,6 @@ def test_a_model_opened_for_the_run_opens_only_once_the_algorithmic_song_is_whol
     assert ("model_song", None) in heard and heard[-1] == ("closed", None), "the model's pass ran inside it"
     assert done.stages and r.done is done
 
-    @asynccontextmanager
-    async def none():
-        yield None
-
     r2 = Recorder()
-    trio.run(lambda: compose_live(pipeline.new_draft("deep house in A minor", seed=5, bars=16), r2, model=none))
+    trio.run(lambda: compose_live(pipeline.new_draft("deep house in A minor", seed=5, bars=16), r2, model=nullcontext))
     assert landed(r2)[-1] == ("song", None) and r2.offered is None, "no model configured: the algorithmic song"
